@@ -1,0 +1,129 @@
+import { envSchema } from 'env-schema';
+
+/** Thrown when an environment variable has a value enerlink cannot use; the message names it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const NODE_ENVS = ['development', 'production', 'test'] as const;
+
+const schema = {
+  type: 'object',
+  properties: {
+    NODE_ENV: { type: 'string', enum: NODE_ENVS, default: 'development' },
+    DATABASE_URL: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/enerlink' },
+    REDIS_URL: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+    HOST: { type: 'string', minLength: 1 },
+    LOG_LEVEL: { type: 'string', enum: LOG_LEVELS },
+  },
+} as const;
+
+type NodeEnv = (typeof NODE_ENVS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The validated settings of one enerlink process. */
+export interface AppConfig {
+  readonly nodeEnv: NodeEnv;
+  readonly isProduction: boolean;
+  readonly databaseUrl: string;
+  /** Database name taken from `databaseUrl`. */
+  readonly databaseName: string;
+  readonly redisUrl: string;
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: LogLevel;
+}
+
+interface RawEnv {
+  NODE_ENV: NodeEnv;
+  DATABASE_URL: string;
+  REDIS_URL: string;
+  PORT: number;
+  HOST?: string;
+  LOG_LEVEL?: LogLevel;
+}
+
+/**
+ * Reads and validates the environment. The only reader of `process.env` in enerlink:
+ * every other module receives an `AppConfig`.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  let raw: RawEnv;
+  try {
+    raw = envSchema<RawEnv>({ schema, data: pickKnown(env), env: false, dotenv: false });
+  } catch (error) {
+    throw new ConfigError(describeSchemaError(error, env));
+  }
+  const databaseName = parseDatabaseUrl(raw.DATABASE_URL);
+  parseRedisUrl(raw.REDIS_URL);
+  const isProduction = raw.NODE_ENV === 'production';
+  return Object.freeze({
+    nodeEnv: raw.NODE_ENV,
+    isProduction,
+    databaseUrl: raw.DATABASE_URL,
+    databaseName,
+    redisUrl: raw.REDIS_URL,
+    port: raw.PORT,
+    host: raw.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
+    logLevel: raw.LOG_LEVEL ?? (raw.NODE_ENV === 'test' ? 'silent' : 'info'),
+  });
+}
+
+// env-schema validates the whole object it is given; pass only our variables, and treat
+// empty strings as unset so `PORT= npm start` means "default", not "invalid".
+function pickKnown(env: NodeJS.ProcessEnv): Record<string, string> {
+  const known: Record<string, string> = {};
+  for (const name of Object.keys(schema.properties)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') known[name] = value;
+  }
+  return known;
+}
+
+function describeSchemaError(error: unknown, env: NodeJS.ProcessEnv): string {
+  const first = (error as { errors?: Array<{ instancePath: string; message?: string; params?: { allowedValues?: unknown[] } }> }).errors?.[0];
+  if (!first) return `Invalid environment: ${(error as Error).message}`;
+  const name = first.instancePath.replace(/^\//, '');
+  const allowed = first.params?.allowedValues ? ` (one of ${first.params.allowedValues.join(', ')})` : '';
+  return `Invalid environment variable ${name}: ${first.message}${allowed}, got ${JSON.stringify(env[name])}`;
+}
+
+function parseDatabaseUrl(value: string): string {
+  const url = tryUrl(value, 'DATABASE_URL');
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`Invalid environment variable DATABASE_URL: expected a postgres:// URL, got ${JSON.stringify(value)}`);
+  }
+  const databaseName = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!databaseName || databaseName.includes('/')) {
+    throw new ConfigError(`Invalid environment variable DATABASE_URL: the URL must name a database (postgres://host:5432/enerlink), got ${JSON.stringify(value)}`);
+  }
+  return databaseName;
+}
+
+function parseRedisUrl(value: string): void {
+  const url = tryUrl(value, 'REDIS_URL');
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError(`Invalid environment variable REDIS_URL: expected a redis:// or rediss:// URL, got ${JSON.stringify(value)}`);
+  }
+}
+
+function tryUrl(value: string, name: string): URL {
+  try {
+    return new URL(value);
+  } catch {
+    throw new ConfigError(`Invalid environment variable ${name}: not a URL, got ${JSON.stringify(value)}`);
+  }
+}
+
+/** `loadConfig` for command-line entry points: a bad variable ends the process with one line. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`enerlink: ${error.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+describe('loadConfig', () => {
+  it('works with no variables at all, with development defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      nodeEnv: 'development',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/enerlink',
+      databaseName: 'enerlink',
+      redisUrl: 'redis://127.0.0.1:6379',
+      port: 3000,
+      host: '127.0.0.1',
+      logLevel: 'info',
+    });
+  });
+
+  it('listens on every interface in production unless HOST says otherwise', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ NODE_ENV: 'production', HOST: '10.1.2.3' }).host).toBe('10.1.2.3');
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'Invalid environment variable PORT: must be integer, got "abc"'],
+    [{ PORT: '70000' }, 'Invalid environment variable PORT: must be <= 65535, got "70000"'],
+    [{ NODE_ENV: 'staging' }, 'Invalid environment variable NODE_ENV: must be equal to one of the allowed values (one of development, production, test), got "staging"'],
+    [{ LOG_LEVEL: 'loud' }, 'Invalid environment variable LOG_LEVEL: must be equal to one of the allowed values (one of fatal, error, warn, info, debug, trace, silent), got "loud"'],
+    [{ DATABASE_URL: 'mysql://x/y' }, 'Invalid environment variable DATABASE_URL: expected a postgres:// URL, got "mysql://x/y"'],
+    [{ DATABASE_URL: 'postgres://127.0.0.1:5432' }, 'Invalid environment variable DATABASE_URL: the URL must name a database (postgres://host:5432/enerlink), got "postgres://127.0.0.1:5432"'],
+    [{ DATABASE_URL: 'not a url' }, 'Invalid environment variable DATABASE_URL: not a URL, got "not a url"'],
+    [{ REDIS_URL: 'localhost:6379' }, 'Invalid environment variable REDIS_URL: expected a redis:// or rediss:// URL, got "localhost:6379"'],
+  ])('rejects %j with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(new ConfigError(message));
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '' }).port).toBe(3000);
+  });
+});

@@ -1,0 +1,30 @@
+// npm run db:reset: drops every table of the database's schema, then migrates to the latest
+// version. Refused in production.
+import { loadConfigOrExit } from '../config.ts';
+import { createOrm, migratorOf } from '../db/orm.ts';
+import { exitOnFailure } from './errors.ts';
+
+const config = loadConfigOrExit();
+if (config.isProduction) {
+  process.stderr.write('enerlink: db:reset drops every table and is refused with NODE_ENV=production\n');
+  process.exit(1);
+}
+
+await exitOnFailure(async () => {
+  const orm = await createOrm(config);
+  try {
+    const connection = orm.em.getConnection();
+    await orm.schema.ensureDatabase(); // a developer's first run creates it
+    const tables = await connection.execute<Array<{ name: string }>>(
+      `select quote_ident(tablename) as name from pg_tables where schemaname = current_schema()`,
+    );
+    if (tables.length > 0) {
+      await connection.execute(`drop table ${tables.map(t => t.name).join(', ')} cascade`);
+    }
+    console.log(`Dropped ${tables.length} table(s) from ${config.databaseName}`);
+    const applied = await migratorOf(orm).up();
+    console.log(`Applied ${applied.length} migration(s): ${applied.map(m => m.name).join(', ')}`);
+  } finally {
+    await orm.close();
+  }
+});

@@ -1,0 +1,47 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Options } from '@mikro-orm/postgresql';
+import { SeedManager } from '@mikro-orm/seeder';
+import type { AppConfig } from '../config.ts';
+import { entities } from '../entities.ts';
+import { EnerlinkMigrator } from '../schema/enerlink-migrator.ts';
+
+/** The repository root: migrations/ and seeders/ are found relative to it. */
+export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The one MikroORM configuration, shared by the CLI (`mikro-orm.config.ts`), the app and the
+ * tests. `overrides` lets tests point it at their own database.
+ */
+export function createOrmConfig(config: AppConfig, overrides: Partial<Options> = {}): Options {
+  const { migrations, ...rest } = overrides;
+  return defineConfig({
+    clientUrl: config.databaseUrl,
+    entities,
+    baseDir: projectRoot,
+    preferTs: true,
+    extensions: [EnerlinkMigrator, SeedManager],
+    // A missing database is created on first start (MikroORM `ensureDatabase`), as a
+    // developer expects; production databases are provisioned by their operators.
+    ensureDatabase: !config.isProduction,
+    migrations: {
+      path: 'migrations',
+      pathTs: 'migrations',
+      glob: 'Migration*.ts',
+      // The database, not a snapshot file, is what `migration:check` compares the entities with.
+      snapshot: false,
+      transactional: true,
+      // EnerlinkMigrator makes each batch of transactional migrations all-or-nothing itself and
+      // runs CREATE INDEX CONCURRENTLY outside of any transaction.
+      allOrNothing: false,
+      ...migrations,
+    },
+    seeder: {
+      path: 'seeders',
+      pathTs: 'seeders',
+      glob: '*Seeder.ts',
+      defaultSeeder: 'DatabaseSeeder',
+      emit: 'ts',
+    },
+    ...rest,
+  });
+}

@@ -1,0 +1,16 @@
+import { Redis } from 'ioredis';
+import type { AppConfig } from '../config.ts';
+
+/**
+ * A Redis client that never holds a request hostage: commands fail fast while Redis is down
+ * (no offline queue, one retry) and the client keeps reconnecting in the background.
+ */
+export function createRedis(config: AppConfig): Redis {
+  return new Redis(config.redisUrl, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: attempt => Math.min(attempt * 200, 5000),
+  });
+}

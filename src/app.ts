@@ -1,0 +1,29 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Redis } from 'ioredis';
+import type { AppConfig } from './config.ts';
+import healthRoutes from './health/health.routes.ts';
+import ormPlugin from './plugins/orm.ts';
+import redisPlugin from './plugins/redis.ts';
+
+/** What the app needs from the outside; it owns them from here on and closes them on `app.close()`. */
+export interface AppDependencies {
+  config: AppConfig;
+  orm: MikroORM;
+  redis: Redis;
+}
+
+/** Builds the enerlink HTTP app: registers everything, never listens. */
+export async function buildApp(deps: AppDependencies, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: deps.config.logLevel,
+      redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'],
+    },
+    ...options,
+  });
+  await app.register(ormPlugin, { orm: deps.orm });
+  await app.register(redisPlugin, { redis: deps.redis });
+  await app.register(healthRoutes);
+  return app;
+}

@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../helper.ts';
+
+const run = promisify(execFile);
+const cli = new URL('../../node_modules/@mikro-orm/cli/cli.js', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
+
+/** Runs `npx mikro-orm <args>` as an operator would, against `env`. */
+async function mikroOrm(args: string[], env: Record<string, string>) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, ...env, FORCE_COLOR: '0' } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr };
+  }
+}
+
+describe('npx mikro-orm', () => {
+  let db: TestDatabase;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    // not created: the first command creates it, as on a developer's first start
+    db = await createTestDatabase('cli', { create: false });
+    env = { DATABASE_URL: db.url, NODE_ENV: 'development' };
+  });
+  afterAll(() => db.drop());
+
+  it('migration:pending lists every migration on a new database (and creates the database)', async () => {
+    const result = await mikroOrm(['migration:pending'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Migration20241102000000_InitialSchema[\s\S]*RenameProsumerToUser[\s\S]*AddCompositeIndexes/);
+  });
+
+  it('migration:up applies them and migration:list shows them with their time', async () => {
+    const up = await mikroOrm(['migration:up'], env);
+    expect(up.code).toBe(0);
+    expect(up.stdout).toContain('Successfully migrated up to the latest version');
+    const list = await mikroOrm(['migration:list'], env);
+    expect(list.stdout).toMatch(/Migration20241102000002_AddCompositeIndexes\s*│\s*\d{4}-\d\d-\d\dT/);
+    expect((await mikroOrm(['migration:pending'], env)).stdout).toContain('No pending migrations');
+  });
+
+  it('migration:check finds no difference between the entities and the database', async () => {
+    const check = await mikroOrm(['migration:check'], env);
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain('No changes required, schema is up-to-date');
+  });
+
+  it('migration:down reverts one step, and migration:check then reports the difference', async () => {
+    const down = await mikroOrm(['migration:down'], env);
+    expect(down.code).toBe(0);
+    expect(await db.query('select name from mikro_orm_migrations order by id')).toHaveLength(2);
+    const check = await mikroOrm(['migration:check'], env);
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain('Changes detected');
+  });
+
+  it('an unknown migration name is one readable line and exit code 1, and nothing runs', async () => {
+    const result = await mikroOrm(['migration:up', '--to', 'Migration99999999999999_Nope'], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe('enerlink: Unknown migration: Migration99999999999999_Nope');
+    expect(result.stdout).not.toContain('Options:');
+    expect(await db.query('select name from mikro_orm_migrations')).toHaveLength(2);
+  });
+
+  it('an unreachable database is one readable line and exit code 1', async () => {
+    const result = await mikroOrm(['migration:up'], { ...env, DATABASE_URL: 'postgres://postgres@127.0.0.1:1/enerlink' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^enerlink: cannot reach the database .*DATABASE_URL/);
+  });
+
+  it('a bad environment variable is one line naming it', async () => {
+    const result = await mikroOrm(['migration:list'], { ...env, REDIS_URL: 'http://nope' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe('enerlink: Invalid environment variable REDIS_URL: expected a redis:// or rediss:// URL, got "http://nope"');
+  });
+});

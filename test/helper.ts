@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { FastifyInstance } from 'fastify';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { buildApp } from '../src/app.ts';
+import { loadConfig, type AppConfig } from '../src/config.ts';
+import { createOrm } from '../src/db/orm.ts';
+import { createRedis } from '../src/db/redis.ts';
+import { readSchemaFingerprint, type SchemaFingerprint } from '../src/schema/schema-fingerprint.ts';
+
+/** The customer's contract: the schema of the deployed prosumer-era databases. */
+export const LEGACY_SCHEMA_SQL = readFileSync(new URL('../../shared/legacy-schema.sql', import.meta.url), 'utf8');
+
+const baseConfig = loadConfig({ ...process.env, NODE_ENV: 'test' });
+
+/** A database of the test's own, created on demand and dropped by `drop()`. */
+export interface TestDatabase {
+  name: string;
+  url: string;
+  config: AppConfig;
+  query: (sql: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
+  fingerprint: () => Promise<SchemaFingerprint>;
+  drop: () => Promise<void>;
+}
+
+function urlFor(database: string): string {
+  const url = new URL(baseConfig.databaseUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: urlFor('postgres') });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates an empty database named after `label` (or only names one, with `create: false`). */
+export async function createTestDatabase(label: string, { create = true } = {}): Promise<TestDatabase> {
+  const name = `enerlink_test_${label}_${randomBytes(4).toString('hex')}`.toLowerCase();
+  if (create) await adminQuery(`create database ${name}`);
+  const url = urlFor(name);
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', () => {});
+  const query = async (sql: string, params: unknown[] = []) => {
+    let index = 0;
+    const text = params.length ? sql.replace(/\?/g, () => `$${++index}`) : sql;
+    return (await pool.query(text, params)).rows;
+  };
+  return {
+    name,
+    url,
+    config: loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: url }),
+    query,
+    fingerprint: () => readSchemaFingerprint(query, 'public', ['mikro_orm_migrations']),
+    drop: async () => {
+      await pool.end();
+      await adminQuery(`drop database if exists ${name} with (force)`);
+    },
+  };
+}
+
+/** A database in the deployed legacy shape, built straight from the contract file. */
+export async function createLegacyDatabase(label: string): Promise<TestDatabase> {
+  const db = await createTestDatabase(label);
+  await db.query(LEGACY_SCHEMA_SQL);
+  return db;
+}
+
+/** An ORM on the test database, with MikroORM's own console output silenced. */
+export async function createTestOrm(db: TestDatabase): Promise<MikroORM> {
+  return createOrm(db.config, { migrations: { silent: true } });
+}
+
+/** Builds the app on the test database; close it with `app.close()`. */
+export async function buildTestApp(db: TestDatabase): Promise<FastifyInstance> {
+  const orm = await createTestOrm(db);
+  await orm.connect();
+  const redis = createRedis(db.config);
+  await redis.connect().catch(() => {});
+  return buildApp({ config: db.config, orm, redis });
+}

@@ -1,0 +1,58 @@
+// npm run bench:rename: the rename migration on a legacy database with 10k users and with 1M
+// users (each with a wallet, a meter and log rows). A rename in place costs the same whatever
+// the data size, so the ratio of the two durations should stay under 1.5.
+import { performance } from 'node:perf_hooks';
+import { migratorOf } from '../src/db/orm.ts';
+import { createLegacyDatabase, createTestOrm } from '../test/helper.ts';
+import { fillLegacyData } from '../test/legacy-data.ts';
+
+const RENAME = 'Migration20241102000001_RenameProsumerToUser';
+const sizes = (process.env.BENCH_RENAME_USERS ?? '10000,1000000').split(',').map(Number);
+const RUNS = Number(process.env.BENCH_RENAME_RUNS ?? 3);
+
+async function timeRename(users: number): Promise<{ fill: number; rename: number[]; rows: number }> {
+  const db = await createLegacyDatabase(`bench_rename_${users}`);
+  try {
+    const fillStart = performance.now();
+    await fillLegacyData(db, users, 3);
+    await db.query('vacuum analyze');
+    const fill = performance.now() - fillStart;
+    const counts = await db.query(
+      `select (select count(*) from prosumer) + (select count(*) from wallet) + (select count(*) from smart_meter)
+            + (select count(*) from transaction_log) + (select count(*) from market_trade) + (select count(*) from idrs_conversion)
+            + (select count(*) from token_blacklist) + (select count(*) from energy_settlement) as rows`,
+    );
+    const rows = counts[0].rows;
+    const orm = await createTestOrm(db);
+    const migrator = migratorOf(orm);
+    await migrator.adoptDeployedDatabase();
+    const rename: number[] = [];
+    let started = 0;
+    migrator.on('migrating', () => void (started = performance.now()));
+    migrator.on('migrated', () => void rename.push(performance.now() - started));
+    for (let run = 0; run < RUNS; run++) {
+      await migrator.up({ to: RENAME });
+      await migrator.down({ to: 'Migration20241102000000_InitialSchema' });
+    }
+    await orm.close();
+    return { fill, rename, rows: Number(rows) };
+  } finally {
+    await db.drop();
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const results = [];
+for (const users of sizes) {
+  const result = await timeRename(users);
+  results.push({ users, ...result });
+  console.log(
+    `${users.toLocaleString('en')} users (${result.rows.toLocaleString('en')} rows, filled in ${(result.fill / 1000).toFixed(1)} s): ` +
+      `rename ${result.rename.map(ms => ms.toFixed(1)).join(' / ')} ms, median ${median(result.rename).toFixed(1)} ms`,
+  );
+}
+const [small, large] = results;
+if (small && large) {
+  const ratio = median(large.rename) / median(small.rename);
+  console.log(`ratio ${large.users.toLocaleString('en')} / ${small.users.toLocaleString('en')} users: ${ratio.toFixed(2)} (goal: under 1.5)`);
+}

@@ -17,6 +17,14 @@ const schema = {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
     HOST: { type: 'string', minLength: 1 },
     LOG_LEVEL: { type: 'string', enum: LOG_LEVELS },
+    DATABASE_CONNECT_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 30_000 },
+    MIGRATIONS_RUN: { type: 'boolean' },
+    MIGRATION_LOCK_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 120_000 },
+    MIGRATION_DDL_LOCK_TIMEOUT_MS: { type: 'integer', minimum: 1, default: 3_000 },
+    MIGRATION_DDL_RETRIES: { type: 'integer', minimum: 0, maximum: 100, default: 5 },
+    BACKUP_BEFORE_MIGRATE: { type: 'boolean' },
+    BACKUP_DIR: { type: 'string', minLength: 1, default: 'backups' },
+    BACKUP_KEEP: { type: 'integer', minimum: 1, default: 5 },
   },
 } as const;
 
@@ -34,6 +42,16 @@ export interface AppConfig {
   readonly port: number;
   readonly host: string;
   readonly logLevel: LogLevel;
+  /** How long startup keeps retrying an unreachable database before giving up. */
+  readonly databaseConnectTimeoutMs: number;
+  /** Whether startup applies pending migrations (otherwise it waits, not ready, for an operator). */
+  readonly migrationsRun: boolean;
+  readonly migrationLockTimeoutMs: number;
+  readonly migrationDdlLockTimeoutMs: number;
+  readonly migrationDdlRetries: number;
+  readonly backupBeforeMigrate: boolean;
+  readonly backupDir: string;
+  readonly backupKeep: number;
 }
 
 interface RawEnv {
@@ -43,6 +61,14 @@ interface RawEnv {
   PORT: number;
   HOST?: string;
   LOG_LEVEL?: LogLevel;
+  DATABASE_CONNECT_TIMEOUT_MS: number;
+  MIGRATIONS_RUN?: boolean;
+  MIGRATION_LOCK_TIMEOUT_MS: number;
+  MIGRATION_DDL_LOCK_TIMEOUT_MS: number;
+  MIGRATION_DDL_RETRIES: number;
+  BACKUP_BEFORE_MIGRATE?: boolean;
+  BACKUP_DIR: string;
+  BACKUP_KEEP: number;
 }
 
 /**
@@ -68,6 +94,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: raw.PORT,
     host: raw.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
     logLevel: raw.LOG_LEVEL ?? (raw.NODE_ENV === 'test' ? 'silent' : 'info'),
+    databaseConnectTimeoutMs: raw.DATABASE_CONNECT_TIMEOUT_MS,
+    // production applies migrations deliberately (CLI or admin API), as the guide recommends
+    migrationsRun: raw.MIGRATIONS_RUN ?? !isProduction,
+    migrationLockTimeoutMs: raw.MIGRATION_LOCK_TIMEOUT_MS,
+    migrationDdlLockTimeoutMs: raw.MIGRATION_DDL_LOCK_TIMEOUT_MS,
+    migrationDdlRetries: raw.MIGRATION_DDL_RETRIES,
+    backupBeforeMigrate: raw.BACKUP_BEFORE_MIGRATE ?? isProduction,
+    backupDir: raw.BACKUP_DIR,
+    backupKeep: raw.BACKUP_KEEP,
   });
 }
 

@@ -7,6 +7,7 @@ import { buildApp } from '../src/app.ts';
 import { loadConfig, type AppConfig } from '../src/config.ts';
 import { createOrm } from '../src/db/orm.ts';
 import { createRedis } from '../src/db/redis.ts';
+import { SERVICE_TABLES } from '../src/schema/enerlink-migrator.ts';
 import { readSchemaFingerprint, type SchemaFingerprint } from '../src/schema/schema-fingerprint.ts';
 
 /** The customer's contract: the schema of the deployed prosumer-era databases. */
@@ -57,7 +58,7 @@ export async function createTestDatabase(label: string, { create = true } = {}):
     url,
     config: loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: url }),
     query,
-    fingerprint: () => readSchemaFingerprint(query, 'public', ['mikro_orm_migrations']),
+    fingerprint: () => readSchemaFingerprint(query, 'public', SERVICE_TABLES),
     drop: async () => {
       await pool.end();
       await adminQuery(`drop database if exists ${name} with (force)`);

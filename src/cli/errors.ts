@@ -1,4 +1,4 @@
-import type { MigrateOptions, MikroORM } from '@mikro-orm/core';
+import type { MigrateOptions } from '@mikro-orm/core';
 import { EnerlinkMigrator, type DownOptions } from '../schema/enerlink-migrator.ts';
 
 /**
@@ -26,11 +26,7 @@ export function describeError(error: unknown): string {
 }
 
 /** EnerlinkMigrator for `npx mikro-orm migration:*`: every failure is one readable line. */
-export const CliMigrator = class Migrator extends EnerlinkMigrator {
-  static override register(orm: MikroORM): void {
-    orm.config.registerExtension('@mikro-orm/migrator', () => new CliMigrator(orm.em as any));
-  }
-
+export class CliMigrator extends EnerlinkMigrator {
   override up(options?: string | string[] | MigrateOptions) {
     return exitOnFailure(() => super.up(options));
   }
@@ -54,4 +50,4 @@ export const CliMigrator = class Migrator extends EnerlinkMigrator {
   override create(path?: string, blank?: boolean, initial?: boolean, name?: string) {
     return exitOnFailure(() => super.create(path, blank, initial, name));
   }
-};
+}

@@ -3,23 +3,39 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
 import type { AppConfig } from '../config.ts';
 import { entities } from '../entities.ts';
-import { EnerlinkMigrator } from '../schema/enerlink-migrator.ts';
+import { EnerlinkMigrator, migratorExtension, SERVICE_TABLES, type MigrationSettings } from '../schema/enerlink-migrator.ts';
 
 /** The repository root: migrations/ and seeders/ are found relative to it. */
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** How migration runs behave under `config`. */
+export function migrationSettings(config: AppConfig): MigrationSettings {
+  return {
+    lockTimeoutMs: config.migrationLockTimeoutMs,
+    ddlLockTimeoutMs: config.migrationDdlLockTimeoutMs,
+    ddlRetries: config.migrationDdlRetries,
+    backup: config.backupBeforeMigrate ? { dir: config.backupDir, keep: config.backupKeep } : null,
+  };
+}
 
 /**
  * The one MikroORM configuration, shared by the CLI (`mikro-orm.config.ts`), the app and the
  * tests. `overrides` lets tests point it at their own database.
  */
-export function createOrmConfig(config: AppConfig, overrides: Partial<Options> = {}): Options {
+export function createOrmConfig(
+  config: AppConfig,
+  overrides: Partial<Options> = {},
+  Migrator: typeof EnerlinkMigrator = EnerlinkMigrator,
+): Options {
   const { migrations, ...rest } = overrides;
   return defineConfig({
     clientUrl: config.databaseUrl,
     entities,
     baseDir: projectRoot,
     preferTs: true,
-    extensions: [EnerlinkMigrator, SeedManager],
+    extensions: [migratorExtension(migrationSettings(config), Migrator), SeedManager],
+    // enerlink's own bookkeeping tables have no entity; migration:check must not drop them
+    schemaGenerator: { skipTables: SERVICE_TABLES },
     // A missing database is created on first start (MikroORM `ensureDatabase`), as a
     // developer expects; production databases are provisioned by their operators.
     ensureDatabase: !config.isProduction,

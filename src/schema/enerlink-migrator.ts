@@ -1,12 +1,51 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { MigrateOptions, MigrationInfo, MikroORM } from '@mikro-orm/core';
 import { Migrator as MikroOrmMigrator, type Migration } from '@mikro-orm/migrations';
-import { diffSchemaFingerprints, readSchemaFingerprint, type SchemaFingerprint } from './schema-fingerprint.ts';
+import { backupDatabase } from './backup.ts';
+import { acquireMigrationLock } from './fleet-lock.ts';
+import { diffSchemaFingerprints, readSchemaFingerprint, type QueryRunner, type SchemaFingerprint } from './schema-fingerprint.ts';
+import { countRows, verifySchema, type ExpectedSchema, type VerificationReport } from './schema-verification.ts';
 
 /** The migration that creates the deployed prosumer-era schema (the contract). */
 export const INITIAL_MIGRATION = 'Migration20241102000000_InitialSchema';
-const MIGRATIONS_TABLE = 'mikro_orm_migrations';
+/** MikroORM's record of executed migrations. */
+export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
+/** enerlink's record of every migration run: who, what, how long, backup, verification. */
+export const MIGRATION_RUNS_TABLE = 'enerlink_migration_run';
+/** Bookkeeping tables that are not part of the application schema. */
+export const SERVICE_TABLES = [MIGRATIONS_TABLE, MIGRATION_RUNS_TABLE];
+
+/** How migration runs behave; from the validated configuration. */
+export interface MigrationSettings {
+  /** How long to wait for another process's migration run before failing. */
+  lockTimeoutMs: number;
+  /** `lock_timeout` for the DDL of a transactional batch, so it never queues behind a long transaction. */
+  ddlLockTimeoutMs: number;
+  /** Retries of a batch that hit `lock_timeout`, with exponential backoff. */
+  ddlRetries: number;
+  /** When set, a `pg_dump` is taken (and read back) before any migration is applied. */
+  backup: { dir: string; keep: number } | null;
+}
+
+export const DEFAULT_MIGRATION_SETTINGS: MigrationSettings = { lockTimeoutMs: 120_000, ddlLockTimeoutMs: 3_000, ddlRetries: 5, backup: null };
+
+/** Receives the migrator's progress; the service routes it to its logger, the CLI to the console. */
+export type MigrationLogger = (level: 'info' | 'warn' | 'error', message: string, data?: Record<string, unknown>) => void;
+
+/** What a run did, as logged, recorded in `enerlink_migration_run` and returned by `runWithReport`. */
+export interface MigrationRunReport {
+  method: 'up' | 'down';
+  status: 'applied' | 'failed' | 'nothing to do';
+  startedAt: string;
+  durationMs: number;
+  migrations: Array<{ name: string; durationMs: number }>;
+  backupFile?: string;
+  verification?: VerificationReport;
+  error?: string;
+}
 
 /** Which migrations to revert: MikroORM's options plus a step count. */
 export type DownOptions = Omit<MigrateOptions, 'from'> & { steps?: number };
@@ -54,22 +93,49 @@ interface PlannedMigration {
 
 /**
  * MikroORM's migrator with what a fleet of enerlink databases needs:
+ * - every run (up or down, from the CLI, the startup or the admin API) holds the fleet-wide
+ *   advisory lock; a process that waited re-reads what is pending, usually nothing;
  * - adopts a deployed legacy database (no migration history) by checking it against the
  *   contract and recording the initial migration as applied instead of running it;
  * - runs each batch of consecutive transactional migrations in one transaction (all or
- *   nothing) and each non-transactional migration (CREATE INDEX CONCURRENTLY) alone, outside
- *   any transaction, so the two never deadlock;
+ *   nothing) with a short `lock_timeout` and retries, and each non-transactional migration
+ *   (CREATE INDEX CONCURRENTLY) alone, outside any transaction, so the two never deadlock;
+ * - backs up before applying (when configured), verifies after, logs each migration with
+ *   its duration and records the run;
  * - rejects unknown migration names instead of silently doing nothing.
- *
- * Named `Migrator` so that MikroORM's extension loader sees a migrator is configured and does
- * not register its own over this one.
  */
-export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
-  static override register(orm: MikroORM): void {
-    orm.config.registerExtension('@mikro-orm/migrator', () => new EnerlinkMigrator(orm.em as any));
+export class EnerlinkMigrator extends MikroOrmMigrator {
+  settings: MigrationSettings = DEFAULT_MIGRATION_SETTINGS;
+  #transactional = new Map<string, boolean>();
+  #lastReport: MigrationRunReport | undefined;
+  #stopRequested = false;
+  #running = false;
+  #log: MigrationLogger = (level, message) => {
+    if (!this.options.silent || level !== 'info') this.config.getLogger().log('migrator', message, { enabled: true });
+  };
+
+  /** Routes progress messages (each migration with its duration, waits, verification) to `log`. */
+  useLogger(log: MigrationLogger): void {
+    this.#log = log;
   }
 
-  #transactional = new Map<string, boolean>();
+  /** The report of the last run of this process, if any. */
+  get lastReport(): MigrationRunReport | undefined {
+    return this.#lastReport;
+  }
+
+  /** Whether this process is running migrations right now. */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /**
+   * Asks a run in progress to stop after the batch it is in: the batch commits or rolls back
+   * as a whole, so a shutdown never leaves a half-applied schema.
+   */
+  requestStop(): void {
+    this.#stopRequested = true;
+  }
 
   /** The schema the initial migration creates, read from a scratch schema that is rolled back. */
   async contractFingerprint(): Promise<SchemaFingerprint> {
@@ -93,10 +159,16 @@ export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
     }
   }
 
-  /** The shape of the live schema, without MikroORM's bookkeeping table. */
+  /** The shape of the live schema, without the bookkeeping tables. */
   async liveFingerprint(): Promise<SchemaFingerprint> {
-    const connection = this.driver.getConnection();
-    return readSchemaFingerprint((sql, params) => connection.execute(sql, params), this.schemaName(), [MIGRATIONS_TABLE]);
+    return readSchemaFingerprint(this.query, this.schemaName(), SERVICE_TABLES);
+  }
+
+  /** The integrity report of the live schema (foreign keys, indexes, orphans; counts when given). */
+  async verify(countsBefore?: Record<string, number>): Promise<VerificationReport> {
+    await this.init();
+    const atLatest = (await this.getPending()).length === 0;
+    return verifySchema(this.query, { expected: atLatest ? this.expectedSchema() : undefined, countsBefore, exclude: SERVICE_TABLES });
   }
 
   /**
@@ -115,9 +187,7 @@ export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
     const differences = diffSchemaFingerprints(contract, ours);
     if (differences.length > 0) throw new SchemaContractError(differences);
     await this.storage.logMigration({ name: INITIAL_MIGRATION });
-    if (!this.options.silent) {
-      this.config.getLogger().log('migrator', `Adopted the deployed legacy schema: recorded '${INITIAL_MIGRATION}' as applied`, { enabled: true });
-    }
+    this.#log('info', `Adopted the deployed legacy schema: recorded '${INITIAL_MIGRATION}' as applied`);
     return true;
   }
 
@@ -169,30 +239,180 @@ export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
     method: 'up' | 'down',
     options?: string | string[] | MigrateOptions,
   ): Promise<MigrationInfo[]> {
+    const report = await this.runWithReport(method, options);
+    if (report.status === 'failed') throw report.failure;
+    return report.migrations.map(m => ({ name: m.name }));
+  }
+
+  /**
+   * One locked run: waits for the fleet lock, adopts a legacy database, plans, backs up,
+   * applies batch by batch, verifies, logs and records. The report says what happened; a
+   * failed run carries its error in `failure` (nothing of the failed batch remains).
+   */
+  async runWithReport(
+    method: 'up' | 'down',
+    options?: string | string[] | MigrateOptions,
+  ): Promise<MigrationRunReport & { failure?: Error }> {
     await this.init();
-    if (method === 'up') await this.adoptDeployedDatabase();
-    const planned = await this.plan(method, options);
-    const batches = await this.batch(planned);
-    const applied: MigrationInfo[] = [];
-    let current: string | undefined;
-    const track = (event: MigrationInfo) => void (current = event.name);
-    this.on(method === 'up' ? 'migrating' : 'reverting', track);
+    const clientUrl = this.config.get('clientUrl')!;
+    const release = await acquireMigrationLock(clientUrl, this.settings.lockTimeoutMs, holder =>
+      this.#log('info', `Waiting for the migration lock held by ${holder}`),
+    );
+    this.#running = true;
+    this.#stopRequested = false;
+    const started = Date.now();
+    const report: MigrationRunReport & { failure?: Error } = {
+      method,
+      status: 'nothing to do',
+      startedAt: new Date(started).toISOString(),
+      durationMs: 0,
+      migrations: [],
+    };
     try {
-      for (const batch of batches) {
-        const names = batch.map(m => m.name);
-        if (batch[0].transactional) {
-          applied.push(...(await this.inTransaction(() => super.runMigrations(method, names))));
-        } else {
-          applied.push(...(await super.runMigrations(method, names)));
+      if (method === 'up') await this.adoptDeployedDatabase();
+      const planned = await this.plan(method, options);
+      if (planned.length === 0) return report;
+      this.#log('info', `${method === 'up' ? 'Applying' : 'Reverting'} ${planned.length} migration(s): ${planned.map(m => m.name).join(', ')}`);
+      if (this.settings.backup) {
+        const backup = await backupDatabase(clientUrl, this.settings.backup.dir, this.settings.backup.keep, `before-${method}-${planned[0].name}`);
+        report.backupFile = backup.file;
+        this.#log('info', `Backed up to ${backup.file} (${backup.bytes} bytes, ${backup.entries} entries readable)`);
+      }
+      const countsBefore = await countRows(this.query, SERVICE_TABLES);
+      try {
+        for (const batch of await this.batch(planned)) {
+          if (this.#stopRequested) {
+            this.#log('warn', `Stopping before ${batch[0].name}: shutdown requested`);
+            break;
+          }
+          report.migrations.push(...(await this.runBatch(method, batch)));
+        }
+        report.status = 'applied';
+      } catch (error) {
+        report.status = 'failed';
+        report.failure = error as Error;
+        report.error = (error as Error).message;
+        this.#log('error', report.error);
+      }
+      if (report.migrations.length > 0) {
+        report.verification = await this.verify(countsBefore);
+        const summary = report.verification.checks.map(check => `${check.name}: ${check.ok ? 'ok' : 'FAILED'} (${check.detail})`).join('; ');
+        this.#log(report.verification.ok ? 'info' : 'error', `Verification ${report.verification.ok ? 'passed' : 'FAILED'}: ${summary}`);
+      }
+      return report;
+    } finally {
+      report.durationMs = Date.now() - started;
+      if (report.status !== 'nothing to do') {
+        await this.recordRun(report).catch(error => this.#log('warn', `Could not record the run: ${(error as Error).message}`));
+        this.#lastReport = report;
+      }
+      this.#running = false;
+      await release();
+    }
+  }
+
+  // One batch: in one transaction with a short lock_timeout, retried with backoff when the
+  // DDL could not get its lock in time; or, for a non-transactional migration, alone.
+  private async runBatch(method: 'up' | 'down', batch: PlannedMigration[]): Promise<Array<{ name: string; durationMs: number }>> {
+    const names = batch.map(m => m.name);
+    const timings: Array<{ name: string; durationMs: number }> = [];
+    let started = 0;
+    let current = names[0];
+    const before = (event: MigrationInfo) => void ((started = Date.now()), (current = event.name));
+    const after = (event: MigrationInfo) => {
+      const durationMs = Date.now() - started;
+      timings.push({ name: event.name, durationMs });
+      this.#log('info', `${method === 'up' ? 'Applied' : 'Reverted'} ${event.name} in ${durationMs} ms`, { migration: event.name, durationMs });
+    };
+    const [beforeEvent, afterEvent] = method === 'up' ? (['migrating', 'migrated'] as const) : (['reverting', 'reverted'] as const);
+    this.on(beforeEvent, before);
+    this.on(afterEvent, after);
+    try {
+      if (!batch[0].transactional) {
+        await super.runMigrations(method, names);
+        return timings;
+      }
+      for (let attempt = 0; ; attempt++) {
+        timings.length = 0;
+        try {
+          await this.inTransaction(async trx => {
+            const connection = this.driver.getConnection();
+            await connection.execute(`set local lock_timeout = ${Math.max(1, this.settings.ddlLockTimeoutMs)}`, [], 'run', trx);
+            // if this process dies mid-batch, PostgreSQL notices within a second and rolls back
+            await connection.execute(`set local client_connection_check_interval = 1000`, [], 'run', trx);
+            await super.runMigrations(method, names);
+          });
+          return timings;
+        } catch (error) {
+          if (!isLockTimeout(error) || attempt >= this.settings.ddlRetries) throw error;
+          const wait = Math.min(200 * 2 ** attempt, 5_000) + Math.floor(Math.random() * 100);
+          this.#log('warn', `${current} could not get its lock within ${this.settings.ddlLockTimeoutMs} ms (a long transaction holds it); retry ${attempt + 1} of ${this.settings.ddlRetries} in ${wait} ms`);
+          await sleep(wait);
         }
       }
     } catch (error) {
-      throw new MigrationFailedError(current ?? 'unknown', method, error);
+      throw new MigrationFailedError(current, method, error);
     } finally {
-      this.off(method === 'up' ? 'migrating' : 'reverting', track);
+      this.off(beforeEvent, before);
+      this.off(afterEvent, after);
     }
-    return applied;
   }
+
+  private async recordRun(report: MigrationRunReport): Promise<void> {
+    await this.query(`create table if not exists ${MIGRATION_RUNS_TABLE} (
+      id bigserial primary key,
+      method varchar(4) not null,
+      status varchar(16) not null,
+      started_at timestamptz not null,
+      duration_ms integer not null,
+      migrations jsonb not null,
+      backup_file text,
+      verification jsonb,
+      error text,
+      host text not null,
+      pid integer not null
+    )`);
+    await this.query(
+      `insert into ${MIGRATION_RUNS_TABLE} (method, status, started_at, duration_ms, migrations, backup_file, verification, error, host, pid)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        report.method,
+        report.status,
+        report.startedAt,
+        report.durationMs,
+        JSON.stringify(report.migrations),
+        report.backupFile ?? null,
+        report.verification ? JSON.stringify(report.verification) : null,
+        report.error ?? null,
+        hostname(),
+        process.pid,
+      ],
+    );
+  }
+
+  /** The recorded runs, newest first. */
+  async runHistory(limit = 20): Promise<Array<Record<string, unknown>>> {
+    const [{ exists }] = await this.query(`select to_regclass(?) is not null as exists`, [MIGRATION_RUNS_TABLE]);
+    if (!exists) return [];
+    return this.query(`select * from ${MIGRATION_RUNS_TABLE} order by id desc limit ?`, [limit]);
+  }
+
+  // What the entities expect: their foreign keys and indexes, by name.
+  private expectedSchema(): ExpectedSchema {
+    const target = (this.config.getExtension('@mikro-orm/schema-generator') as { getTargetSchema(): any }).getTargetSchema();
+    const expected: ExpectedSchema = { foreignKeys: [], indexes: [] };
+    for (const table of target.getTables()) {
+      for (const fk of Object.values(table.getForeignKeys()) as Array<{ constraintName: string; referencedTableName: string }>) {
+        expected.foreignKeys.push({ table: table.name, name: fk.constraintName, referencedTable: fk.referencedTableName.split('.').pop()! });
+      }
+      for (const index of table.getIndexes() as Array<{ keyName: string }>) {
+        expected.indexes.push({ table: table.name, name: index.keyName });
+      }
+    }
+    return expected;
+  }
+
+  private query: QueryRunner = (sql, params = []) => this.driver.getConnection().execute(sql, params);
 
   // Consecutive transactional migrations share one transaction; a non-transactional one runs alone.
   private async batch(planned: MigrationInfo[]): Promise<PlannedMigration[][]> {
@@ -206,12 +426,12 @@ export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
     return batches;
   }
 
-  private async inTransaction<T>(work: () => Promise<T>): Promise<T> {
+  private async inTransaction<T>(work: (trx: any) => Promise<T>): Promise<T> {
     return this.driver.getConnection().transactional(async trx => {
       this.runner.setMasterMigration(trx);
       this.storage.setMasterMigration(trx);
       try {
-        return await work();
+        return await work(trx);
       } finally {
         this.runner.unsetMasterMigration();
         this.storage.unsetMasterMigration();
@@ -246,6 +466,30 @@ export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
   private schemaName(): string {
     return this.config.get('schema') ?? this.driver.getPlatform().getDefaultSchemaName() ?? 'public';
   }
-};
+}
 
-export type EnerlinkMigrator = InstanceType<typeof EnerlinkMigrator>;
+/** PostgreSQL's lock_not_available: a `lock_timeout` expired. */
+function isLockTimeout(error: unknown): boolean {
+  for (let e = error as { code?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === '55P03') return true;
+  }
+  return false;
+}
+
+/**
+ * The MikroORM extension that registers `Migrator` (an EnerlinkMigrator or a subclass) with
+ * these settings. The class it returns is named `Migrator` so that MikroORM's extension
+ * loader sees a migrator is configured and does not register its own over it.
+ */
+export function migratorExtension(settings: MigrationSettings, Migrator: typeof EnerlinkMigrator = EnerlinkMigrator) {
+  return class Migrator_ {
+    static readonly name = 'Migrator';
+    static register(orm: MikroORM): void {
+      orm.config.registerExtension('@mikro-orm/migrator', () => {
+        const migrator = new Migrator(orm.em as any);
+        migrator.settings = settings;
+        return migrator;
+      });
+    }
+  };
+}

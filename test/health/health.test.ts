@@ -33,6 +33,6 @@ describe('health endpoints', () => {
     await migratorOf(app.orm).up();
     const after = await app.inject('/health/ready');
     expect(after.statusCode).toBe(200);
-    expect(after.json()).toEqual({ status: 'ready', database: 'up', pendingMigrations: [], redis: 'ready' });
+    expect(after.json()).toEqual({ status: 'ready', database: 'up', migrating: false, pendingMigrations: [], redis: 'ready' });
   });
 });

@@ -1,0 +1,135 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import type { MikroORM, Options } from '@mikro-orm/postgresql';
+import { buildApp } from './app.ts';
+import { describeError } from './cli/errors.ts';
+import type { AppConfig } from './config.ts';
+import { createOrm, migratorOf } from './db/orm.ts';
+import { createRedis } from './db/redis.ts';
+
+/** Startup could not complete; the message is the one line to print before exiting non-zero. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export interface StartOptions {
+  config: AppConfig;
+  /** MikroORM options on top of the configuration (tests point migrations elsewhere). */
+  ormOverrides?: Partial<Options>;
+}
+
+export interface RunningService {
+  app: FastifyInstance;
+  orm: MikroORM;
+  /** Stops accepting, finishes in-flight requests, closes the ORM and Redis. */
+  stop: (reason: string) => Promise<void>;
+}
+
+/**
+ * The controlled startup: connect to PostgreSQL (retrying until DATABASE_CONNECT_TIMEOUT_MS)
+ * and Redis (optional), apply pending migrations under the fleet lock when MIGRATIONS_RUN is
+ * on, then listen. Ready only when the schema is current (see /health/ready).
+ * Aborting `shutdown` during the migrations ends startup cleanly after the batch in progress
+ * (never half a batch); startup then returns `undefined`.
+ */
+export async function startService({ config, ormOverrides }: StartOptions, shutdown?: AbortSignal): Promise<RunningService | undefined> {
+  const orm = await createOrm(config, { migrations: { silent: true }, ...ormOverrides });
+  await connectWithRetry(orm, config.databaseConnectTimeoutMs);
+
+  const redis = createRedis(config);
+  const app = await buildApp({ config, orm, redis });
+  const migrator = migratorOf(orm);
+  migrator.useLogger((level, message, data) => app.log[level]({ ...data }, message));
+  shutdown?.addEventListener('abort', () => migrator.requestStop(), { once: true });
+  redis.connect().catch(() => {
+    // the redis plugin reports it; the service runs uncached until Redis is back
+  });
+
+  if (config.migrationsRun) {
+    const report = await migrator.runWithReport('up');
+    if (report.failure) {
+      await app.close();
+      throw new StartupError(report.failure.message);
+    }
+    if (report.verification && !report.verification.ok) {
+      app.log.error({ verification: report.verification }, 'schema verification FAILED after migrating; see the report');
+    }
+  } else {
+    const pending = (await migrator.getPending()).map(m => m.name);
+    if (pending.length > 0) {
+      app.log.warn(
+        { pendingMigrations: pending },
+        `MIGRATIONS_RUN=false and ${pending.length} migration(s) pending: not ready until an operator applies them (npm run migration:up)`,
+      );
+    }
+  }
+  if (shutdown?.aborted) {
+    await app.close();
+    return undefined;
+  }
+
+  await app.listen({ port: config.port, host: config.host });
+  return {
+    app,
+    orm,
+    stop: async reason => {
+      app.log.info({ reason }, 'shutting down');
+      await app.close();
+    },
+  };
+}
+
+async function connectWithRetry(orm: MikroORM, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 100;
+  for (;;) {
+    try {
+      await orm.connect();
+      await orm.em.getConnection().execute('select 1');
+      return;
+    } catch (error) {
+      if (Date.now() + delay > deadline) {
+        await orm.close(true).catch(() => {});
+        const reason = (error as Error).message.split('\n')[0];
+        throw new StartupError(`cannot reach the database after ${timeoutMs} ms (DATABASE_CONNECT_TIMEOUT_MS): ${reason}`);
+      }
+      await sleep(delay);
+      delay = Math.min(delay * 2, 2_000);
+    }
+  }
+}
+
+/**
+ * `npm start`: runs the service until SIGTERM/SIGINT, then stops accepting, lets in-flight
+ * requests finish, closes the ORM and Redis and exits 0. A signal during the migrations lets
+ * the batch in progress commit or roll back, then exits 0. A failed start is one line and exit 1.
+ */
+export async function runAsProcess(options: StartOptions): Promise<void> {
+  let service: RunningService | undefined;
+  const shutdown = new AbortController();
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (shutdown.signal.aborted) return;
+      shutdown.abort(signal);
+      if (!service) return; // still starting: it stops after the migration batch in progress
+      service.stop(signal).then(
+        () => process.exit(0),
+        error => {
+          process.stderr.write(`enerlink: shutdown failed: ${describeError(error)}\n`);
+          process.exit(1);
+        },
+      );
+    });
+  }
+  try {
+    service = await startService(options, shutdown.signal);
+  } catch (error) {
+    process.stderr.write(`enerlink: ${describeError(error)}\n`);
+    process.exit(1);
+  }
+  if (!service) process.exit(0);
+  if (shutdown.signal.aborted) {
+    await service.stop('signal during startup');
+    process.exit(0);
+  }
+}

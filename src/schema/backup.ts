@@ -25,7 +25,8 @@ export async function backupDatabase(databaseUrl: string, dir: string, keep: num
   const database = new URL(databaseUrl).pathname.slice(1);
   const folder = resolve(dir);
   await mkdir(folder, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  // sortable to the millisecond, so pruning keeps exactly the newest
+  const stamp = new Date().toISOString().replace(/[-:.]/g, '');
   const file = join(folder, `${database}-${stamp}-${label.replace(/[^\w.-]+/g, '_')}.dump`);
   try {
     await run('pg_dump', ['--format=custom', '--no-password', `--file=${file}`, `--dbname=${databaseUrl}`], { maxBuffer: 16 * 1024 * 1024 });

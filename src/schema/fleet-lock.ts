@@ -11,7 +11,9 @@ export class MigrationLockTimeoutError extends Error {
 
 /** SQL telling whether any session holds the migration lock (a migration is running). */
 export const MIGRATION_LOCK_HELD_SQL = `select exists (
-  select 1 from pg_locks where locktype = 'advisory' and granted and classid = ${MIGRATION_LOCK_KEY[0]} and objid = ${MIGRATION_LOCK_KEY[1]}
+  select 1 from pg_locks
+   where locktype = 'advisory' and granted and classid = ${MIGRATION_LOCK_KEY[0]} and objid = ${MIGRATION_LOCK_KEY[1]}
+     and database = (select oid from pg_database where datname = current_database())
 ) as held`;
 
 /**
@@ -66,7 +68,8 @@ async function describeHolder(client: pg.Client): Promise<string> {
   const { rows } = await client.query(
     `select a.pid, a.application_name, a.client_addr, now() - a.xact_start as running
        from pg_locks l join pg_stat_activity a on a.pid = l.pid
-      where l.locktype = 'advisory' and l.granted and l.classid = $1 and l.objid = $2`,
+      where l.locktype = 'advisory' and l.granted and l.classid = $1 and l.objid = $2
+        and l.database = (select oid from pg_database where datname = current_database())`,
     [...MIGRATION_LOCK_KEY],
   );
   if (rows.length === 0) return 'holder already gone';

@@ -6,10 +6,12 @@ import authPlugin from './auth/auth.plugin.ts';
 import authRoutes from './auth/auth.routes.ts';
 import healthRoutes from './health/health.routes.ts';
 import problemDetails from './http/problem-details.ts';
+import meterRoutes from './meters/meters.routes.ts';
 import ormPlugin from './plugins/orm.ts';
 import readsPlugin from './plugins/reads.ts';
 import redisPlugin from './plugins/redis.ts';
 import userRoutes from './users/users.routes.ts';
+import walletRoutes from './wallets/wallets.routes.ts';
 
 /** What the app needs from the outside; it owns them from here on and closes them on `app.close()`. */
 export interface AppDependencies {
@@ -35,5 +37,7 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   await app.register(authPlugin, { config: deps.config });
   await app.register(authRoutes, { bcryptRounds: deps.config.bcryptRounds });
   await app.register(userRoutes);
+  await app.register(walletRoutes);
+  await app.register(meterRoutes);
   return app;
 }

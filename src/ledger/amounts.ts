@@ -14,14 +14,18 @@ export interface Quantity {
   readonly name: string;
   readonly unit: string;
   readonly scale: number;
-  /** Largest value the numeric(20, scale) column holds. */
+  /** Largest value its numeric(precision, scale) column holds. */
   readonly max: Decimal;
   /** JSON schema of an amount of it in a request: a decimal string (or number, kept as its text). */
   readonly schema: { type: 'string'; pattern: string; description: string };
 }
 
-function quantity(name: string, unit: string, scale: number): Quantity {
-  const integerDigits = 20 - scale;
+// A request amount also becomes a transaction_log.amount, numeric(20,8): below 10^12.
+const LOGGABLE_INTEGER_DIGITS = 12;
+
+function quantity(name: string, unit: string, precision: number, scale: number): Quantity {
+  const integerDigits = precision - scale;
+  const requestDigits = Math.min(integerDigits, LOGGABLE_INTEGER_DIGITS);
   return Object.freeze({
     name,
     unit,
@@ -29,16 +33,20 @@ function quantity(name: string, unit: string, scale: number): Quantity {
     max: new Decimal(10).pow(integerDigits).minus(new Decimal(10).pow(-scale)),
     schema: {
       type: 'string',
-      pattern: `^(0|[1-9][0-9]{0,${integerDigits - 1}})(\\.[0-9]{1,${scale}})?$`,
-      description: `${unit}: a decimal with at most ${scale} digits after the point, as a JSON string or number`,
+      pattern: `^(0|[1-9][0-9]{0,${requestDigits - 1}})(\\.[0-9]{1,${scale}})?$`,
+      description: `${unit}: a decimal below 10^${requestDigits} with at most ${scale} digits after the point, as a JSON string or number`,
     },
   } as const);
 }
 
 /** Energy in kWh: numeric(20,6). */
-export const ENERGY = quantity('energy', 'kWh', 6);
+export const ENERGY = quantity('energy', 'kWh', 20, 6);
 /** IDRS (and IDR) money: numeric(20,2). */
-export const IDRS = quantity('IDRS', 'IDRS', 2);
+export const IDRS = quantity('IDRS', 'IDRS', 20, 2);
+/** A meter's capacity in kW: numeric(10,3). */
+export const CAPACITY = quantity('capacity', 'kW', 10, 3);
+/** A transaction_log amount: numeric(20,8). */
+export const LOG_AMOUNT = quantity('logged', 'kWh or IDRS', 20, 8);
 
 /** The request amount `text` (already matching `quantity.schema`) as a decimal; zero is refused. */
 export function positiveAmount(text: string, field: string): Decimal {

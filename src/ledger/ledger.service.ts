@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { User } from '../users/user.entity.ts';
+import { Decimal, fixed, LOG_AMOUNT } from './amounts.ts';
 import { TransactionLog, type ITransactionLog } from './transaction-log.entity.ts';
 
 /** Kinds of `transaction_log` rows written by enerlink. */
@@ -19,7 +20,7 @@ export function recordMovement(em: EntityManager, entry: LogEntry): ITransaction
   return em.create(TransactionLog, {
     user: em.getReference(User, entry.userId),
     transactionType: entry.type,
-    amount: entry.amount,
+    amount: fixed(LOG_AMOUNT, new Decimal(entry.amount)),
     currency: entry.currency,
     description: entry.description,
   });

@@ -9,6 +9,7 @@ import problemDetails from './http/problem-details.ts';
 import meterRoutes from './meters/meters.routes.ts';
 import ormPlugin from './plugins/orm.ts';
 import readsPlugin from './plugins/reads.ts';
+import tradeRoutes from './trading/trades.routes.ts';
 import redisPlugin from './plugins/redis.ts';
 import userRoutes from './users/users.routes.ts';
 import walletRoutes from './wallets/wallets.routes.ts';
@@ -39,5 +40,6 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   await app.register(userRoutes);
   await app.register(walletRoutes);
   await app.register(meterRoutes);
+  await app.register(tradeRoutes);
   return app;
 }

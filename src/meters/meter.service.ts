@@ -4,7 +4,7 @@ import { InvalidPeriodError, MeterNotFoundError, MeterTakenError, SettlementOver
 import { CAPACITY, Decimal, ENERGY, fixed, positiveAmount } from '../ledger/amounts.ts';
 import { recordMovement } from '../ledger/ledger.service.ts';
 import { User } from '../users/user.entity.ts';
-import { lockTradingWallets } from '../wallets/wallet.service.ts';
+import { lockTradingWallets, tradingWalletOf } from '../wallets/wallet.service.ts';
 import { EnergySettlement } from './energy-settlement.entity.ts';
 import { SmartMeter, type ISmartMeter } from './smart-meter.entity.ts';
 
@@ -107,7 +107,7 @@ export async function settleEnergy(em: EntityManager, userId: string, meterId: s
         `Meter ${meterId} already has settlement ${overlapping.settlementId} for ${overlapping.periodStart.toISOString()} to ${overlapping.periodEnd.toISOString()}`,
       );
     }
-    const wallet = (await lockTradingWallets(tx, [userId])).get(userId)!;
+    const wallet = tradingWalletOf(await lockTradingWallets(tx, [userId]), userId);
     const credited = fixed(ENERGY, netKwh);
     wallet.energyBalance = fixed(ENERGY, new Decimal(wallet.energyBalance).plus(netKwh));
     const settlement = tx.create(EnergySettlement, { meter, periodStart, periodEnd, netKwh: credited, status: 'SETTLED' });

@@ -46,7 +46,7 @@ export async function findOwnWallet(em: EntityManager, userId: string, walletAdd
  * Locks (`SELECT ... FOR UPDATE`, inside the caller's transaction) the active wallets of
  * `userIds` and returns each user's trading wallet: its oldest active one. Every caller locks
  * wallets in wallet_address order in one statement, so two transactions never wait on each
- * other in a cycle. Throws `NoActiveWalletError` for a user without one.
+ * other in a cycle. A user without an active wallet is missing from the map.
  */
 export async function lockTradingWallets(em: EntityManager, userIds: string[]): Promise<Map<string, IWallet>> {
   const wallets = await em.find(
@@ -61,8 +61,12 @@ export async function lockTradingWallets(em: EntityManager, userIds: string[]): 
       byUser.set(wallet.user.userId, wallet);
     }
   }
-  for (const userId of userIds) {
-    if (!byUser.has(userId)) throw new NoActiveWalletError(`User ${userId} has no active wallet`);
-  }
   return byUser;
+}
+
+/** The user's wallet from `lockTradingWallets`, or `NoActiveWalletError`. */
+export function tradingWalletOf(wallets: Map<string, IWallet>, userId: string): IWallet {
+  const wallet = wallets.get(userId);
+  if (!wallet) throw new NoActiveWalletError(`User ${userId} has no active wallet`);
+  return wallet;
 }

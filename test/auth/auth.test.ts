@@ -114,7 +114,7 @@ describe('auth', () => {
     const exp = JSON.parse(Buffer.from(account.token.split('.')[1], 'base64url').toString()).exp;
     expect(rows).toEqual([{ user_id: account.userId, reason: 'LOGOUT', expires_at: new Date(exp * 1000) }]);
 
-    for (const url of ['/users/me', `/users/${account.userId}`, '/wallets', `/wallets/${account.walletAddress}`, '/meters']) {
+    for (const url of ['/users/me', `/users/${account.userId}`, '/wallets', `/wallets/${account.walletAddress}`, '/meters', '/trades']) {
       expectProblem(await api.app.inject({ url, headers: account.headers }), 401, 'TOKEN_REVOKED');
     }
     expectProblem(await api.app.inject({ method: 'POST', url: '/auth/logout', headers: account.headers }), 401, 'TOKEN_REVOKED');

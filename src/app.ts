@@ -6,6 +6,7 @@ import authPlugin from './auth/auth.plugin.ts';
 import authRoutes from './auth/auth.routes.ts';
 import healthRoutes from './health/health.routes.ts';
 import problemDetails from './http/problem-details.ts';
+import idrsRoutes from './idrs/idrs.routes.ts';
 import meterRoutes from './meters/meters.routes.ts';
 import ormPlugin from './plugins/orm.ts';
 import readsPlugin from './plugins/reads.ts';
@@ -41,5 +42,6 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   await app.register(walletRoutes);
   await app.register(meterRoutes);
   await app.register(tradeRoutes);
+  await app.register(idrsRoutes);
   return app;
 }

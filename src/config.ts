@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { envSchema } from 'env-schema';
 
 /** Thrown when an environment variable has a value enerlink cannot use; the message names it. */
@@ -25,8 +26,15 @@ const schema = {
     BACKUP_BEFORE_MIGRATE: { type: 'boolean' },
     BACKUP_DIR: { type: 'string', minLength: 1, default: 'backups' },
     BACKUP_KEEP: { type: 'integer', minimum: 1, default: 5 },
+    // No minLength here: the schema's error would echo the secret; loadConfig checks it.
+    JWT_SECRET: { type: 'string' },
+    JWT_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 2_592_000, default: 3600 },
+    BCRYPT_ROUNDS: { type: 'integer', minimum: 4, maximum: 15 },
   },
 } as const;
+
+/** Shortest HMAC secret accepted for signing access tokens (256 bits of ASCII). */
+export const MIN_JWT_SECRET_LENGTH = 32;
 
 type NodeEnv = (typeof NODE_ENVS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -52,6 +60,14 @@ export interface AppConfig {
   readonly backupBeforeMigrate: boolean;
   readonly backupDir: string;
   readonly backupKeep: number;
+  /** HMAC key of the access tokens. */
+  readonly jwtSecret: string;
+  /** True when `JWT_SECRET` was unset and a random one was made for this process (not in production). */
+  readonly jwtSecretGenerated: boolean;
+  /** Lifetime of an access token, in seconds. */
+  readonly jwtTtlSeconds: number;
+  /** bcrypt cost factor for new password hashes. */
+  readonly bcryptRounds: number;
 }
 
 interface RawEnv {
@@ -69,6 +85,9 @@ interface RawEnv {
   BACKUP_BEFORE_MIGRATE?: boolean;
   BACKUP_DIR: string;
   BACKUP_KEEP: number;
+  JWT_SECRET?: string;
+  JWT_TTL_SECONDS: number;
+  BCRYPT_ROUNDS?: number;
 }
 
 /**
@@ -85,6 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const databaseName = parseDatabaseUrl(raw.DATABASE_URL);
   parseRedisUrl(raw.REDIS_URL);
   const isProduction = raw.NODE_ENV === 'production';
+  const jwtSecret = checkJwtSecret(raw.JWT_SECRET, isProduction);
   return Object.freeze({
     nodeEnv: raw.NODE_ENV,
     isProduction,
@@ -103,6 +123,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     backupBeforeMigrate: raw.BACKUP_BEFORE_MIGRATE ?? isProduction,
     backupDir: raw.BACKUP_DIR,
     backupKeep: raw.BACKUP_KEEP,
+    jwtSecret: jwtSecret ?? randomBytes(32).toString('base64url'),
+    jwtSecretGenerated: jwtSecret === undefined,
+    jwtTtlSeconds: raw.JWT_TTL_SECONDS,
+    // Tests hash many passwords; the lowest cost keeps them fast and changes nothing they check.
+    bcryptRounds: raw.BCRYPT_ROUNDS ?? (raw.NODE_ENV === 'test' ? 4 : 10),
   });
 }
 
@@ -123,6 +148,18 @@ function describeSchemaError(error: unknown, env: NodeJS.ProcessEnv): string {
   const name = first.instancePath.replace(/^\//, '');
   const allowed = first.params?.allowedValues ? ` (one of ${first.params.allowedValues.join(', ')})` : '';
   return `Invalid environment variable ${name}: ${first.message}${allowed}, got ${JSON.stringify(env[name])}`;
+}
+
+// Never echoes the value: it is a secret.
+function checkJwtSecret(value: string | undefined, isProduction: boolean): string | undefined {
+  if (value === undefined) {
+    if (isProduction) throw new ConfigError('Invalid environment variable JWT_SECRET: required when NODE_ENV=production');
+    return undefined;
+  }
+  if (value.length < MIN_JWT_SECRET_LENGTH) {
+    throw new ConfigError(`Invalid environment variable JWT_SECRET: must be at least ${MIN_JWT_SECRET_LENGTH} characters, got ${value.length}`);
+  }
+  return value;
 }
 
 function parseDatabaseUrl(value: string): string {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 
+const SECRET = 'a-production-secret-of-32-chars!!';
+
 describe('loadConfig', () => {
   it('works with no variables at all, with development defaults', () => {
     const config = loadConfig({});
@@ -16,8 +18,28 @@ describe('loadConfig', () => {
   });
 
   it('listens on every interface in production unless HOST says otherwise', () => {
-    expect(loadConfig({ NODE_ENV: 'production' }).host).toBe('0.0.0.0');
-    expect(loadConfig({ NODE_ENV: 'production', HOST: '10.1.2.3' }).host).toBe('10.1.2.3');
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET }).host).toBe('0.0.0.0');
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, HOST: '10.1.2.3' }).host).toBe('10.1.2.3');
+  });
+
+  it('requires JWT_SECRET in production and makes a random one per process elsewhere', () => {
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET })).toMatchObject({ jwtSecret: SECRET, jwtSecretGenerated: false });
+    const first = loadConfig({});
+    expect(first.jwtSecretGenerated).toBe(true);
+    expect(first.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig({}).jwtSecret).not.toBe(first.jwtSecret);
+  });
+
+  it('never echoes a rejected JWT_SECRET', () => {
+    expect(() => loadConfig({ JWT_SECRET: 'hunter2' })).toThrow(
+      new ConfigError('Invalid environment variable JWT_SECRET: must be at least 32 characters, got 7'),
+    );
+  });
+
+  it('uses the cheapest bcrypt cost in tests only', () => {
+    expect(loadConfig({}).bcryptRounds).toBe(10);
+    expect(loadConfig({ NODE_ENV: 'test' }).bcryptRounds).toBe(4);
+    expect(loadConfig({ BCRYPT_ROUNDS: '12' }).bcryptRounds).toBe(12);
   });
 
   it.each([
@@ -29,6 +51,9 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'postgres://127.0.0.1:5432' }, 'Invalid environment variable DATABASE_URL: the URL must name a database (postgres://host:5432/enerlink), got "postgres://127.0.0.1:5432"'],
     [{ DATABASE_URL: 'not a url' }, 'Invalid environment variable DATABASE_URL: not a URL, got "not a url"'],
     [{ REDIS_URL: 'localhost:6379' }, 'Invalid environment variable REDIS_URL: expected a redis:// or rediss:// URL, got "localhost:6379"'],
+    [{ NODE_ENV: 'production' }, 'Invalid environment variable JWT_SECRET: required when NODE_ENV=production'],
+    [{ JWT_TTL_SECONDS: '10' }, 'Invalid environment variable JWT_TTL_SECONDS: must be >= 60, got "10"'],
+    [{ BCRYPT_ROUNDS: '3' }, 'Invalid environment variable BCRYPT_ROUNDS: must be >= 4, got "3"'],
   ])('rejects %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });

@@ -1,0 +1,115 @@
+// npm run bench:http: requests per second and p99 latency of GET /users/:userId and POST /trades
+// against a bare Fastify route returning a constant, in the same run, on a seeded database.
+//
+// The seeder (issue 5) is not merged yet, so the dataset is made here with SQL in a temporary
+// database: BENCH_HTTP_USERS users (default 500), each with a funded wallet and a meter. The
+// cache (issue 4) is not merged either: GET /users/:userId is measured as it is wired today
+// (through `app.reads`, straight to PostgreSQL); its cached figure is reported as not measurable.
+import { fork } from 'node:child_process';
+import autocannon from 'autocannon';
+import bcrypt from 'bcryptjs';
+import { migratorOf } from '../src/db/orm.ts';
+import { createTestDatabase, createTestOrm } from '../test/helper.ts';
+
+const USERS = Number(process.env.BENCH_HTTP_USERS ?? 500);
+const DURATION = Number(process.env.BENCH_HTTP_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 20);
+const TRADERS = Math.min(USERS, 100);
+const PASSWORD = 'bench password';
+
+const userId = (n: number) => `user_bench_${String(n).padStart(6, '0')}`;
+const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)];
+
+const db = await createTestDatabase('bench_http');
+let server: ReturnType<typeof fork> | undefined;
+try {
+  const orm = await createTestOrm(db);
+  await migratorOf(orm).up();
+  await orm.close();
+  const hash = bcrypt.hashSync(PASSWORD, 4);
+  await db.query(`insert into "user" (user_id, name, email, password_hash)
+    select 'user_bench_' || lpad(g::text, 6, '0'), 'Bench User ' || g, 'bench' || g || '@example.test', $1
+    from generate_series(1, ${USERS}) g`, [hash]);
+  await db.query(`insert into wallet (wallet_address, user_id, wallet_name, energy_balance, idrs_balance, is_active)
+    select '0x' || lpad(to_hex(g), 40, '0'), 'user_bench_' || lpad(g::text, 6, '0'), 'Main wallet', 1000000, 1000000000, true
+    from generate_series(1, ${USERS}) g`);
+  await db.query(`insert into smart_meter (meter_id, user_id, location, capacity_kw)
+    select 'MTR-' || lpad(g::text, 10, '0'), 'user_bench_' || lpad(g::text, 6, '0'), 'Jakarta ' || (g % 50), 5
+    from generate_series(1, ${USERS}) g`);
+  await db.query('vacuum analyze');
+
+  server = fork(new URL('./http-server.ts', import.meta.url), [], {
+    env: { ...process.env, NODE_ENV: 'development', DATABASE_URL: db.url, JWT_SECRET: 'bench-secret-bench-secret-bench-secret' },
+  });
+  const ports = await new Promise<{ app: number; bare: number }>((resolve, reject) => {
+    server!.once('message', message => resolve(message as { app: number; bare: number }));
+    server!.once('exit', code => reject(new Error(`bench server exited with ${code}`)));
+  });
+  const appUrl = `http://127.0.0.1:${ports.app}`;
+
+  const tokens: string[] = [];
+  for (let n = 1; n <= TRADERS; n++) {
+    const reply = await fetch(`${appUrl}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `bench${n}@example.test`, password: PASSWORD }),
+    });
+    if (reply.status !== 200) throw new Error(`login of bench user ${n} failed: ${reply.status} ${await reply.text()}`);
+    tokens.push(((await reply.json()) as { token: string }).token);
+  }
+
+  const run = async (title: string, url: string, request: autocannon.Request) => {
+    await autocannon({ url, connections: CONNECTIONS, duration: 2, requests: [request] }); // warm-up
+    const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, requests: [request] });
+    const failed = result.non2xx + result.errors + result.timeouts;
+    if (failed > 0) throw new Error(`${title}: ${failed} of ${result.requests.total} requests failed`);
+    return { title, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
+  };
+
+  const bare = await run('bare Fastify GET /bare (constant)', `http://127.0.0.1:${ports.bare}`, { method: 'GET', path: '/bare' });
+  const users = await run('GET /users/:userId (uncached)', appUrl, {
+    method: 'GET',
+    setupRequest: request => ({
+      ...request,
+      path: `/users/${userId(1 + Math.floor(Math.random() * USERS))}`,
+      headers: { authorization: `Bearer ${pick(tokens)}` },
+    }),
+  });
+  const trades = await run('POST /trades', appUrl, {
+    method: 'POST',
+    setupRequest: request => {
+      const buyer = Math.floor(Math.random() * TRADERS);
+      const seller = (buyer + 1 + Math.floor(Math.random() * (TRADERS - 1))) % TRADERS;
+      return {
+        ...request,
+        path: '/trades',
+        headers: { authorization: `Bearer ${tokens[buyer]}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ sellerUserId: userId(seller + 1), energyKwh: '0.001', priceIdrsPerKwh: '1500.00' }),
+      };
+    },
+  });
+
+  const [conservation] = await db.query(`select sum(energy_balance)::text as energy, sum(idrs_balance)::text as idrs,
+    (select count(*) from market_trade)::int as trades, (select count(*) from transaction_log)::int as logs from wallet`);
+
+  console.log(`enerlink bench:http: ${USERS} seeded users, ${CONNECTIONS} connections, ${DURATION} s per scenario after a 2 s warm-up`);
+  console.log(`${'scenario'.padEnd(36)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'req/s vs bare'.padStart(14)} ${'p99 vs bare'.padStart(12)}`);
+  for (const row of [bare, users, trades]) {
+    console.log(
+      `${row.title.padEnd(36)} ${row.rps.toFixed(0).padStart(9)} ${row.p50.toFixed(0).padStart(7)} ${row.p99.toFixed(0).padStart(7)} ` +
+        `${(row.rps / bare.rps).toFixed(3).padStart(14)} ${(row.p99 / Math.max(bare.p99, 1)).toFixed(1).padStart(12)}`,
+    );
+  }
+  console.log(`${'GET /users/:userId (cached)'.padEnd(36)} not measurable yet: the Redis cache (issue 4) is not merged, so every read goes to PostgreSQL`);
+  console.log(`uncached / cached ratio: not measurable yet (same reason)`);
+  console.log(
+    `POST /trades: ${trades.total} trades measured (${conservation.trades} market_trade rows with the warm-up, ${conservation.logs} log rows); ` +
+      `total energy ${conservation.energy} kWh and IDRS ${conservation.idrs} (seeded ${USERS * 1_000_000}.000000 and ${USERS * 1_000_000_000}.00)`,
+  );
+} finally {
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise(resolve => server!.once('exit', resolve));
+  }
+  await db.drop();
+}

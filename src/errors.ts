@@ -1,0 +1,49 @@
+import createError from '@fastify/error';
+
+// The error codes enerlink answers with. Each becomes an application/problem+json reply
+// (src/http/problem-details.ts) with its status, its code and its message as the detail.
+// A 4xx message is shown to the caller as it is: never put a secret or another user's data in one.
+
+/** A JSON body that does not parse. */
+export const InvalidJsonError = createError<'INVALID_JSON', 400, [string]>('INVALID_JSON', 'The body is not valid JSON: %s', 400);
+/** An amount that passed the schema but is zero, or whose result does not fit its column. */
+export const InvalidAmountError = createError<'INVALID_AMOUNT', 400, [string]>('INVALID_AMOUNT', '%s', 400);
+/** A settlement period that is empty, reversed or in the future. */
+export const InvalidPeriodError = createError<'INVALID_PERIOD', 400, [string]>('INVALID_PERIOD', '%s', 400);
+/** A password bcrypt cannot hash whole. */
+export const InvalidPasswordError = createError<'INVALID_PASSWORD', 400, [string]>('INVALID_PASSWORD', '%s', 400);
+/** A trade whose seller is the buyer. */
+export const SelfTradeError = createError<'SELF_TRADE', 400, []>('SELF_TRADE', 'A user cannot buy energy from themselves', 400);
+/** A trade naming a seller that does not exist. */
+export const UnknownSellerError = createError<'UNKNOWN_SELLER', 400, [string]>('UNKNOWN_SELLER', 'There is no user %s to buy from', 400);
+
+/** Login with an unknown email or a wrong password (the reply does not say which). */
+export const InvalidCredentialsError = createError<'INVALID_CREDENTIALS', 401, []>('INVALID_CREDENTIALS', 'Wrong email or password', 401);
+/** A request without a valid, unexpired access token. */
+export const UnauthorizedError = createError<'UNAUTHORIZED', 401, [string]>('UNAUTHORIZED', '%s', 401);
+/** A token that was valid but has been revoked by logging out. */
+export const TokenRevokedError = createError<'TOKEN_REVOKED', 401, []>('TOKEN_REVOKED', 'This token was revoked by logging out', 401);
+
+/** No such user. */
+export const UserNotFoundError = createError<'USER_NOT_FOUND', 404, [string]>('USER_NOT_FOUND', 'User %s not found', 404);
+/** No such wallet among the caller's (another user's wallet is "not found" too). */
+export const WalletNotFoundError = createError<'WALLET_NOT_FOUND', 404, [string]>('WALLET_NOT_FOUND', 'Wallet %s not found', 404);
+/** No such meter among the caller's. */
+export const MeterNotFoundError = createError<'METER_NOT_FOUND', 404, [string]>('METER_NOT_FOUND', 'Meter %s not found', 404);
+/** No such trade among the caller's. */
+export const TradeNotFoundError = createError<'TRADE_NOT_FOUND', 404, [string]>('TRADE_NOT_FOUND', 'Trade %s not found', 404);
+/** No route for the method and path. */
+export const RouteNotFoundError = createError<'ROUTE_NOT_FOUND', 404, [string, string]>('ROUTE_NOT_FOUND', 'Route %s %s not found', 404);
+
+/** Registration with an email that already has an account. */
+export const EmailTakenError = createError<'EMAIL_TAKEN', 409, []>('EMAIL_TAKEN', 'An account with this email already exists', 409);
+/** Registration of a meter id that is already registered. */
+export const MeterTakenError = createError<'METER_TAKEN', 409, [string]>('METER_TAKEN', 'Meter %s is already registered', 409);
+/** A user without an active wallet cannot trade or be credited. */
+export const NoActiveWalletError = createError<'NO_ACTIVE_WALLET', 409, [string]>('NO_ACTIVE_WALLET', '%s', 409);
+/** Not enough energy or IDRS for the operation. */
+export const InsufficientBalanceError = createError<'INSUFFICIENT_BALANCE', 409, [string]>('INSUFFICIENT_BALANCE', '%s', 409);
+/** A balance would exceed what its column can hold. */
+export const BalanceLimitError = createError<'BALANCE_LIMIT_EXCEEDED', 409, [string]>('BALANCE_LIMIT_EXCEEDED', '%s', 409);
+/** A settlement period overlapping one already recorded for the meter. */
+export const SettlementOverlapError = createError<'SETTLEMENT_OVERLAP', 409, [string]>('SETTLEMENT_OVERLAP', '%s', 409);

@@ -1,0 +1,74 @@
+import { STATUS_CODES } from 'node:http';
+import fp from 'fastify-plugin';
+import type { FastifyError } from 'fastify';
+import { RouteNotFoundError } from '../errors.ts';
+
+/** What every error reply carries (RFC 9457), as `application/problem+json`. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+}
+
+/** Response schemas for the error statuses; spread into every route's `response`. */
+export const problemResponses = {
+  '4xx': { $ref: 'problem#' },
+  '5xx': { $ref: 'problem#' },
+} as const;
+
+/** The problem reply for `error`; 5xx never reveal their message. */
+export function toProblem(error: FastifyError): Problem {
+  const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+  if (status >= 500) {
+    return problem(status, 'INTERNAL_SERVER_ERROR', 'The server failed to answer this request; it has been logged.');
+  }
+  const code = error.validation ? 'VALIDATION_FAILED' : (error.code ?? (STATUS_CODES[status] ?? 'ERROR').toUpperCase().replace(/\W+/g, '_'));
+  return problem(status, code, error.message);
+}
+
+function problem(status: number, code: string, detail: string): Problem {
+  const words = code.toLowerCase().split('_');
+  return {
+    type: `urn:enerlink:problem:${words.join('-')}`,
+    title: `${words.join(' ').replace(/^./, letter => letter.toUpperCase())}`,
+    status,
+    detail,
+    code,
+  };
+}
+
+/**
+ * The one error handler: every error, thrown by a route, a hook, validation or Fastify
+ * itself, and every unknown route, is answered as `application/problem+json`.
+ */
+export default fp(
+  async app => {
+    app.addSchema({
+      $id: 'problem',
+      type: 'object',
+      properties: {
+        type: { type: 'string' },
+        title: { type: 'string' },
+        status: { type: 'integer' },
+        detail: { type: 'string' },
+        code: { type: 'string' },
+      },
+      required: ['type', 'title', 'status', 'detail', 'code'],
+    });
+
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const body = toProblem(error);
+      if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+      if (body.status === 401) reply.header('www-authenticate', 'Bearer');
+      return reply.code(body.status).type('application/problem+json').send(body);
+    });
+
+    app.setNotFoundHandler((request, reply) => {
+      const body = toProblem(new RouteNotFoundError(request.method, request.url.split('?')[0]));
+      return reply.code(404).type('application/problem+json').send(body);
+    });
+  },
+  { name: 'problem-details' },
+);

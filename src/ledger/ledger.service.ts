@@ -1,0 +1,27 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { User } from '../users/user.entity.ts';
+import { Decimal, fixed, LOG_AMOUNT } from './amounts.ts';
+import { TransactionLog, type ITransactionLog } from './transaction-log.entity.ts';
+
+/** Kinds of `transaction_log` rows written by enerlink. */
+export type LogType = 'TRADE_BUY' | 'TRADE_SELL' | 'ENERGY_SETTLEMENT' | 'IDRS_ON_RAMP' | 'IDRS_OFF_RAMP';
+
+/** One movement on a user's account: signed `amount` (credit > 0, debit < 0) in `currency`. */
+export interface LogEntry {
+  userId: string;
+  type: LogType;
+  amount: string;
+  currency: 'IDRS' | 'KWH';
+  description: string;
+}
+
+/** Adds a `transaction_log` row to `em`'s unit of work (written by its next flush). */
+export function recordMovement(em: EntityManager, entry: LogEntry): ITransactionLog {
+  return em.create(TransactionLog, {
+    user: em.getReference(User, entry.userId),
+    transactionType: entry.type,
+    amount: fixed(LOG_AMOUNT, new Decimal(entry.amount)),
+    currency: entry.currency,
+    description: entry.description,
+  });
+}

@@ -1,0 +1,72 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { NoActiveWalletError, WalletNotFoundError } from '../errors.ts';
+import { Wallet, type IWallet } from './wallet.entity.ts';
+
+/** A wallet as the API shows it: balances are exact decimal strings. */
+export interface WalletView {
+  walletAddress: string;
+  walletName: string | null;
+  energyBalance: string;
+  idrsBalance: string;
+  isActive: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function toWalletView(wallet: IWallet): WalletView {
+  return {
+    walletAddress: wallet.walletAddress,
+    walletName: wallet.walletName ?? null,
+    energyBalance: wallet.energyBalance,
+    idrsBalance: wallet.idrsBalance,
+    isActive: wallet.isActive,
+    createdAt: wallet.createdAt.toISOString(),
+    updatedAt: wallet.updatedAt.toISOString(),
+  };
+}
+
+/** The user's wallets, oldest first. */
+export async function listWallets(em: EntityManager, userId: string): Promise<IWallet[]> {
+  return em.find(Wallet, { user: userId }, { orderBy: { createdAt: 'asc', walletAddress: 'asc' } });
+}
+
+/** One of the user's wallets; another user's is "not found" too, so existence is not revealed. */
+export async function findOwnWallet(em: EntityManager, userId: string, walletAddress: string, lock = false): Promise<IWallet> {
+  const wallet = await em.findOne(
+    Wallet,
+    { walletAddress, user: userId },
+    lock ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {},
+  );
+  if (!wallet) throw new WalletNotFoundError(walletAddress);
+  return wallet;
+}
+
+/**
+ * Locks (`SELECT ... FOR UPDATE`, inside the caller's transaction) the active wallets of
+ * `userIds` and returns each user's trading wallet: its oldest active one. Every caller locks
+ * wallets in wallet_address order in one statement, so two transactions never wait on each
+ * other in a cycle. A user without an active wallet is missing from the map.
+ */
+export async function lockTradingWallets(em: EntityManager, userIds: string[]): Promise<Map<string, IWallet>> {
+  const wallets = await em.find(
+    Wallet,
+    { user: { $in: userIds }, isActive: true },
+    { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { walletAddress: 'asc' }, refresh: true },
+  );
+  const byUser = new Map<string, IWallet>();
+  for (const wallet of wallets) {
+    const current = byUser.get(wallet.user.userId);
+    if (!current || wallet.createdAt < current.createdAt || (+wallet.createdAt === +current.createdAt && wallet.walletAddress < current.walletAddress)) {
+      byUser.set(wallet.user.userId, wallet);
+    }
+  }
+  return byUser;
+}
+
+/** The user's wallet from `lockTradingWallets`, or `NoActiveWalletError`. */
+export function tradingWalletOf(wallets: Map<string, IWallet>, userId: string): IWallet {
+  const wallet = wallets.get(userId);
+  if (!wallet) throw new NoActiveWalletError(`User ${userId} has no active wallet`);
+  return wallet;
+}

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import type { MigrateOptions, MigrationInfo, MikroORM } from '@mikro-orm/core';
 import { Migrator as MikroOrmMigrator, type Migration } from '@mikro-orm/migrations';
@@ -137,6 +138,17 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
     this.#stopRequested = true;
   }
 
+  // MikroORM creates its migrations table with a check-then-create; processes starting
+  // together (a readiness probe, the CLI) can both try. The loser finds the table there.
+  protected override async init(): Promise<void> {
+    try {
+      await super.init();
+    } catch (error) {
+      if (!isDuplicateObject(error)) throw error;
+      await this.storage.ensureTable?.();
+    }
+  }
+
   /** The schema the initial migration creates, read from a scratch schema that is rolled back. */
   async contractFingerprint(): Promise<SchemaFingerprint> {
     const initial = (await this.discoverMigrations()).find(m => m.name === INITIAL_MIGRATION);
@@ -253,11 +265,13 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
     method: 'up' | 'down',
     options?: string | string[] | MigrateOptions,
   ): Promise<MigrationRunReport & { failure?: Error }> {
-    await this.init();
+    // the database must exist to hold a lock in it; everything else happens under the lock
+    await (this.config.getExtension('@mikro-orm/schema-generator') as { ensureDatabase(): Promise<boolean> }).ensureDatabase();
     const clientUrl = this.config.get('clientUrl')!;
     const release = await acquireMigrationLock(clientUrl, this.settings.lockTimeoutMs, holder =>
       this.#log('info', `Waiting for the migration lock held by ${holder}`),
     );
+    await this.init();
     this.#running = true;
     this.#stopRequested = false;
     const started = Date.now();
@@ -318,9 +332,9 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
     const timings: Array<{ name: string; durationMs: number }> = [];
     let started = 0;
     let current = names[0];
-    const before = (event: MigrationInfo) => void ((started = Date.now()), (current = event.name));
+    const before = (event: MigrationInfo) => void ((started = performance.now()), (current = event.name));
     const after = (event: MigrationInfo) => {
-      const durationMs = Date.now() - started;
+      const durationMs = Math.round((performance.now() - started) * 10) / 10;
       timings.push({ name: event.name, durationMs });
       this.#log('info', `${method === 'up' ? 'Applied' : 'Reverted'} ${event.name} in ${durationMs} ms`, { migration: event.name, durationMs });
     };
@@ -466,6 +480,15 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
   private schemaName(): string {
     return this.config.get('schema') ?? this.driver.getPlatform().getDefaultSchemaName() ?? 'public';
   }
+}
+
+/** A concurrent CREATE of the same table: duplicate_table, or the unique index of pg_type. */
+function isDuplicateObject(error: unknown): boolean {
+  for (let e = error as { code?: string; message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === '42P07' || (e.code === '23505' && /pg_type_typname_nsp_index/.test(e.message ?? ''))) return true;
+    if (/already exists|pg_type_typname_nsp_index/.test(e.message ?? '')) return true;
+  }
+  return false;
 }
 
 /** PostgreSQL's lock_not_available: a `lock_timeout` expired. */

@@ -17,6 +17,8 @@ const schema = {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
     HOST: { type: 'string', minLength: 1 },
     LOG_LEVEL: { type: 'string', enum: LOG_LEVELS },
+    CACHE_PREFIX: { type: 'string', maxLength: 100, default: 'enerlink' },
+    CACHE_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 604800, default: 300 },
   },
 } as const;
 
@@ -34,6 +36,10 @@ export interface AppConfig {
   readonly port: number;
   readonly host: string;
   readonly logLevel: LogLevel;
+  /** First segment of every Redis key and channel enerlink uses. */
+  readonly cachePrefix: string;
+  /** Lifetime of every cache entry. */
+  readonly cacheTtlSeconds: number;
 }
 
 interface RawEnv {
@@ -43,6 +49,8 @@ interface RawEnv {
   PORT: number;
   HOST?: string;
   LOG_LEVEL?: LogLevel;
+  CACHE_PREFIX: string;
+  CACHE_TTL_SECONDS: number;
 }
 
 /**
@@ -58,6 +66,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const databaseName = parseDatabaseUrl(raw.DATABASE_URL);
   parseRedisUrl(raw.REDIS_URL);
+  const cachePrefixProblem = describeBadNamespace(raw.CACHE_PREFIX);
+  if (cachePrefixProblem) {
+    throw new ConfigError(`Invalid environment variable CACHE_PREFIX: ${cachePrefixProblem}, got ${JSON.stringify(raw.CACHE_PREFIX)}`);
+  }
   const isProduction = raw.NODE_ENV === 'production';
   return Object.freeze({
     nodeEnv: raw.NODE_ENV,
@@ -68,6 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: raw.PORT,
     host: raw.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
     logLevel: raw.LOG_LEVEL ?? (raw.NODE_ENV === 'test' ? 'silent' : 'info'),
+    cachePrefix: raw.CACHE_PREFIX,
+    cacheTtlSeconds: raw.CACHE_TTL_SECONDS,
   });
 }
 
@@ -107,6 +121,15 @@ function parseRedisUrl(value: string): void {
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new ConfigError(`Invalid environment variable REDIS_URL: expected a redis:// or rediss:// URL, got ${JSON.stringify(value)}`);
   }
+}
+
+/**
+ * Why `name` cannot be a cache namespace, or undefined if it can. Letters, digits, '_', '.' and
+ * '-' only: no ':' (the key separator) and no glob characters, so `SCAN MATCH <namespace>:*`
+ * can never reach keys outside the namespace.
+ */
+export function describeBadNamespace(name: string): string | undefined {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) ? undefined : "expected letters, digits, '_', '.' or '-' (starting with a letter or digit)";
 }
 
 function tryUrl(value: string, name: string): URL {

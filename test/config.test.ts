@@ -12,6 +12,8 @@ describe('loadConfig', () => {
       port: 3000,
       host: '127.0.0.1',
       logLevel: 'info',
+      cachePrefix: 'enerlink',
+      cacheTtlSeconds: 300,
     });
   });
 
@@ -29,11 +31,23 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'postgres://127.0.0.1:5432' }, 'Invalid environment variable DATABASE_URL: the URL must name a database (postgres://host:5432/enerlink), got "postgres://127.0.0.1:5432"'],
     [{ DATABASE_URL: 'not a url' }, 'Invalid environment variable DATABASE_URL: not a URL, got "not a url"'],
     [{ REDIS_URL: 'localhost:6379' }, 'Invalid environment variable REDIS_URL: expected a redis:// or rediss:// URL, got "localhost:6379"'],
+    [{ CACHE_PREFIX: 'app:cache' }, `Invalid environment variable CACHE_PREFIX: expected letters, digits, '_', '.' or '-' (starting with a letter or digit), got "app:cache"`],
+    [{ CACHE_PREFIX: 'enerlink*' }, `Invalid environment variable CACHE_PREFIX: expected letters, digits, '_', '.' or '-' (starting with a letter or digit), got "enerlink*"`],
+    [{ CACHE_TTL_SECONDS: '0' }, 'Invalid environment variable CACHE_TTL_SECONDS: must be >= 1, got "0"'],
+    [{ CACHE_TTL_SECONDS: '5m' }, 'Invalid environment variable CACHE_TTL_SECONDS: must be integer, got "5m"'],
   ])('rejects %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });
 
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '' }).port).toBe(3000);
+    expect(loadConfig({ CACHE_PREFIX: '' }).cachePrefix).toBe('enerlink');
+  });
+
+  it('reads the cache namespace and entry lifetime', () => {
+    expect(loadConfig({ CACHE_PREFIX: 'enerlink-staging.v2', CACHE_TTL_SECONDS: '60' })).toMatchObject({
+      cachePrefix: 'enerlink-staging.v2',
+      cacheTtlSeconds: 60,
+    });
   });
 });

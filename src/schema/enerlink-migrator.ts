@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import type { MigrateOptions, MigrationInfo, MikroORM } from '@mikro-orm/core';
+import type { MigrateOptions, MigrationInfo, MikroORM, Transaction } from '@mikro-orm/core';
 import { Migrator as MikroOrmMigrator, type Migration } from '@mikro-orm/migrations';
-import { diffSchemaFingerprints, readSchemaFingerprint, type SchemaFingerprint } from './schema-fingerprint.ts';
+import { diffSchemaFingerprints, readSchemaFingerprint, type QueryRunner, type SchemaFingerprint } from './schema-fingerprint.ts';
 
 /** The migration that creates the deployed prosumer-era schema (the contract). */
 export const INITIAL_MIGRATION = 'Migration20241102000000_InitialSchema';
 const MIGRATIONS_TABLE = 'mikro_orm_migrations';
+/** Tables of enerlink's own machinery, not of the legacy contract: ignored when adopting a database. */
+const SERVICE_TABLES = [MIGRATIONS_TABLE, 'cache_outbox'];
 
 /** Which migrations to revert: MikroORM's options plus a step count. */
 export type DownOptions = Omit<MigrateOptions, 'from'> & { steps?: number };
@@ -46,6 +48,27 @@ export class MigrationFailedError extends Error {
   }
 }
 
+/** Migrations that ran together: a batch of transactional ones, or one non-transactional one. */
+export interface MigrationBatch {
+  method: 'up' | 'down';
+  /** In the order they ran. */
+  migrations: string[];
+}
+
+/**
+ * Work bound to every batch the migrator runs, for what must happen with a schema change and
+ * not merely around it (the cache's purge outbox). Listeners must not throw from `afterCommit`
+ * or `afterFailure`: the batch's outcome is settled by then.
+ */
+export interface MigrationBatchListener {
+  /** The batch ran and its transaction is still open: what `execute` writes commits with it; throwing rolls it back. A non-transactional batch has no transaction: `execute` autocommits. */
+  beforeCommit?(batch: MigrationBatch, execute: QueryRunner): Promise<void>;
+  /** The batch has committed. */
+  afterCommit?(batch: MigrationBatch): Promise<void>;
+  /** The batch failed; a transactional batch left nothing behind. */
+  afterFailure?(batch: MigrationBatch, error: unknown): Promise<void>;
+}
+
 interface PlannedMigration {
   name: string;
   path?: string;
@@ -70,6 +93,13 @@ export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
   }
 
   #transactional = new Map<string, boolean>();
+  #batchListeners = new Set<MigrationBatchListener>();
+
+  /** Binds `listener` to every batch this migrator runs from now on; returns the function that unbinds it. */
+  addBatchListener(listener: MigrationBatchListener): () => void {
+    this.#batchListeners.add(listener);
+    return () => void this.#batchListeners.delete(listener);
+  }
 
   /** The schema the initial migration creates, read from a scratch schema that is rolled back. */
   async contractFingerprint(): Promise<SchemaFingerprint> {
@@ -96,7 +126,7 @@ export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
   /** The shape of the live schema, without MikroORM's bookkeeping table. */
   async liveFingerprint(): Promise<SchemaFingerprint> {
     const connection = this.driver.getConnection();
-    return readSchemaFingerprint((sql, params) => connection.execute(sql, params), this.schemaName(), [MIGRATIONS_TABLE]);
+    return readSchemaFingerprint((sql, params) => connection.execute(sql, params), this.schemaName(), SERVICE_TABLES);
   }
 
   /**
@@ -179,12 +209,14 @@ export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
     this.on(method === 'up' ? 'migrating' : 'reverting', track);
     try {
       for (const batch of batches) {
-        const names = batch.map(m => m.name);
-        if (batch[0].transactional) {
-          applied.push(...(await this.inTransaction(() => super.runMigrations(method, names))));
-        } else {
-          applied.push(...(await super.runMigrations(method, names)));
+        const ran: MigrationBatch = { method, migrations: batch.map(m => m.name) };
+        try {
+          applied.push(...(await this.runBatch(ran, batch[0].transactional)));
+        } catch (error) {
+          await this.notifyBatchListeners(listener => listener.afterFailure?.(ran, error));
+          throw error;
         }
+        await this.notifyBatchListeners(listener => listener.afterCommit?.(ran));
       }
     } catch (error) {
       throw new MigrationFailedError(current ?? 'unknown', method, error);
@@ -206,12 +238,28 @@ export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
     return batches;
   }
 
-  private async inTransaction<T>(work: () => Promise<T>): Promise<T> {
+  // Runs one batch; the batch listeners' beforeCommit work shares its transaction.
+  private async runBatch(batch: MigrationBatch, transactional: boolean): Promise<MigrationInfo[]> {
+    const connection = this.driver.getConnection();
+    const run = async (execute: QueryRunner) => {
+      const ran = await super.runMigrations(batch.method, batch.migrations);
+      await this.notifyBatchListeners(listener => listener.beforeCommit?.(batch, execute));
+      return ran;
+    };
+    if (!transactional) return run((sql, params) => connection.execute(sql, params));
+    return this.inTransaction(trx => run((sql, params) => connection.execute(sql, params, 'all', trx)));
+  }
+
+  private async notifyBatchListeners(call: (listener: MigrationBatchListener) => Promise<void> | undefined): Promise<void> {
+    for (const listener of [...this.#batchListeners]) await call(listener);
+  }
+
+  private async inTransaction<T>(work: (trx: Transaction) => Promise<T>): Promise<T> {
     return this.driver.getConnection().transactional(async trx => {
       this.runner.setMasterMigration(trx);
       this.storage.setMasterMigration(trx);
       try {
-        return await work();
+        return await work(trx);
       } finally {
         this.runner.unsetMasterMigration();
         this.storage.unsetMasterMigration();

@@ -3,6 +3,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from './config.ts';
 import healthRoutes from './health/health.routes.ts';
+import cachePlugin from './plugins/cache.ts';
+import eventsPlugin from './plugins/events.ts';
 import ormPlugin from './plugins/orm.ts';
 import redisPlugin from './plugins/redis.ts';
 
@@ -24,6 +26,8 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   });
   await app.register(ormPlugin, { orm: deps.orm });
   await app.register(redisPlugin, { redis: deps.redis });
+  await app.register(eventsPlugin);
+  await app.register(cachePlugin, { prefix: deps.config.cachePrefix, ttlSeconds: deps.config.cacheTtlSeconds });
   await app.register(healthRoutes);
   return app;
 }

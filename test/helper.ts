@@ -55,7 +55,8 @@ export async function createTestDatabase(label: string, { create = true } = {}):
   return {
     name,
     url,
-    config: loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: url }),
+    // the database's name is also the test's own Redis key prefix, so test files never share keys
+    config: loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: url, CACHE_PREFIX: name }),
     query,
     fingerprint: () => readSchemaFingerprint(query, 'public', ['mikro_orm_migrations']),
     drop: async () => {
@@ -77,11 +78,14 @@ export async function createTestOrm(db: TestDatabase): Promise<MikroORM> {
   return createOrm(db.config, { migrations: { silent: true } });
 }
 
-/** Builds the app on the test database; close it with `app.close()`. */
-export async function buildTestApp(db: TestDatabase): Promise<FastifyInstance> {
+/**
+ * Builds the app on the test database (`config` may change other settings, e.g. point it at
+ * another Redis); close it with `app.close()`. Two calls give two instances of the service.
+ */
+export async function buildTestApp(db: TestDatabase, config: AppConfig = db.config): Promise<FastifyInstance> {
   const orm = await createTestOrm(db);
   await orm.connect();
-  const redis = createRedis(db.config);
+  const redis = createRedis(config);
   await redis.connect().catch(() => {});
-  return buildApp({ config: db.config, orm, redis });
+  return buildApp({ config, orm, redis });
 }

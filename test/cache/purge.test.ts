@@ -1,32 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { purgeKeys } from '../../src/cache/cache-purge.ts';
 import { migratorOf } from '../../src/db/orm.ts';
 import { User } from '../../src/users/user.entity.ts';
 import { buildTestApp, createTestDatabase, type TestDatabase } from '../helper.ts';
+import { countKeys, setKeys } from '../redis-keys.ts';
 
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
-
-async function countKeys(redis: Redis, match: string): Promise<number> {
-  let count = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-    cursor = next;
-    count += keys.length;
-  } while (cursor !== '0');
-  return count;
-}
-
-async function fill(redis: Redis, keys: string[]): Promise<void> {
-  for (let start = 0; start < keys.length; start += 1000) {
-    const pipeline = redis.pipeline();
-    for (const key of keys.slice(start, start + 1000)) pipeline.set(key, 'x', 'EX', 600);
-    await pipeline.exec();
-  }
-}
 
 describe('purging old generations after a schema change', () => {
   let db: TestDatabase;
@@ -55,11 +36,11 @@ describe('purging old generations after a schema change', () => {
     const old = app.cache.generation!;
     // entries the service cached, and many more of the same generation so the purge takes several batches
     for (let n = 0; n < 50; n++) await app.cache.getOrLoad('user', `u${n}`, async () => ({ userId: `u${n}` }));
-    await fill(app.redis, Array.from({ length: 3000 }, (_, n) => `${prefix}:${old}:meter:filler-${n}`));
+    await setKeys(app.redis, Array.from({ length: 3000 }, (_, n) => `${prefix}:${old}:meter:filler-${n}`));
     // another application's keys, and keys that only look like ours
-    await fill(app.redis, Array.from({ length: 10_000 }, (_, n) => `${foreign}:${old}:user:u${n}`));
+    await setKeys(app.redis, Array.from({ length: 10_000 }, (_, n) => `${foreign}:${old}:user:u${n}`));
     lookalikes = [`${prefix}`, `${prefix}x:${old}:user:u1`, `${prefix}-old:${old}:user:u1`, `${foreign}:${prefix}:${old}:user:u1`];
-    await fill(app.redis, lookalikes);
+    await setKeys(app.redis, lookalikes);
     expect(await countKeys(app.redis, `${prefix}:${old}:*`)).toBe(3050);
 
     await migratorOf(app.orm).up();

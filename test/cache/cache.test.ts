@@ -102,6 +102,23 @@ describe('the cache', () => {
     expect(await readWallet(app, '0xw1')).toEqual({ walletAddress: '0xw1', walletName: 'Trading' });
   });
 
+  it('does not cache a value loaded while its entry was being invalidated', async () => {
+    const value = await app.cache.getOrLoad('user', 'u7', async () => {
+      const loaded = { userId: 'u7', name: 'read before the change committed' };
+      await app.events.emit('entity.changed', { entity: 'user', id: 'u7' });
+      return loaded;
+    });
+    expect(value.name).toBe('read before the change committed');
+    expect(await app.redis.exists(app.cache.key('user', 'u7'))).toBe(0);
+  });
+
+  it('after seeding (bulk writes, no entity events), the current generation is purged', async () => {
+    await readUser(app, 'u1');
+    await readWallet(app, '0xw3');
+    await app.events.emit('seed.completed', { users: 3, wallets: 3, meters: 0, seed: 1 });
+    expect(await app.redis.exists(app.cache.key('user', 'u1'), app.cache.key('wallet', '0xw3'))).toBe(0);
+  });
+
   it('checks the token blacklist through the cache, both ways', async () => {
     const isBlacklisted = (tokenHash: string) =>
       app.cache.isBlacklisted(tokenHash, async () => (await app.orm.em.fork().count(TokenBlacklist, { tokenHash })) > 0);
@@ -115,11 +132,13 @@ describe('the cache', () => {
 
   it('a cached read, then a migration: the next read is never the old entry', async () => {
     const before = app.cache.generation!;
-    expect(await readUser(app, 'u1')).toEqual({ userId: 'u1', name: 'User 1' }); // the cached, now stale, entry
+    const cached = await readUser(app, 'u1');
+    await renameQuietly('u1', 'Renamed before the migration');
+    expect(await readUser(app, 'u1')).toEqual(cached); // the cached, now stale, entry
     await migratorOf(app.orm).up();
     expect(app.cache.generation).not.toBe(before);
     expect(app.cache.generation).toBe(await generationInPostgres());
-    expect(await readUser(app, 'u1')).toEqual({ userId: 'u1', name: 'Renamed quietly' });
+    expect(await readUser(app, 'u1')).toEqual({ userId: 'u1', name: 'Renamed before the migration' });
     // the change was recorded in the outbox in its transaction, and the purge carried it out
     await vi.waitFor(async () => {
       const rows = await db.query('select generation, migrations, purged_at from cache_outbox');

@@ -7,6 +7,12 @@ import { claimPendingPurges, completePurges, recordPurge, releasePurges } from '
 import { purgeKeys } from './cache-purge.ts';
 import { readSchemaGeneration } from './schema-generation.ts';
 
+/**
+ * A background purge rests as long as each batch took (half speed), so that reads served
+ * meanwhile are not queued behind it (see bench/cache.ts).
+ */
+export const BACKGROUND_PURGE_REST = 1;
+
 /** The logging the invalidator does (pino's signature: the app passes its logger). */
 export interface CacheLog {
   info(details: object, message: string): void;
@@ -228,6 +234,7 @@ export class CacheInvalidator {
       const started = performance.now();
       const { deleted } = await purgeKeys(redis, this.#cache.namespacePattern, {
         keep: key => this.#cache.generationOf(key) === generation,
+        restRatio: BACKGROUND_PURGE_REST,
         signal: this.#closing.signal,
       });
       if (claimed.length > 0) await completePurges(this.#execute, claimed, deleted);

@@ -123,7 +123,7 @@ export const EnerlinkMigrator = class Migrator extends MikroOrmMigrator {
     }
   }
 
-  /** The shape of the live schema, without MikroORM's bookkeeping table. */
+  /** The shape of the live schema, without the tables of MikroORM's and enerlink's own machinery. */
   async liveFingerprint(): Promise<SchemaFingerprint> {
     const connection = this.driver.getConnection();
     return readSchemaFingerprint((sql, params) => connection.execute(sql, params), this.schemaName(), SERVICE_TABLES);

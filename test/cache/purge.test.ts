@@ -51,7 +51,7 @@ describe('purging old generations after a schema change', () => {
     await vi.waitFor(async () => {
       const [row] = await db.query('select purged_at, purged_keys from cache_outbox');
       expect(row.purged_at).toBeInstanceOf(Date);
-    });
+    }, { timeout: 15_000 });
     expect(await countKeys(app.redis, `${prefix}:${old}:*`)).toBe(0);
     expect(await countKeys(app.redis, `${prefix}:${current}:*`)).toBe(1);
     expect(await countKeys(app.redis, `${foreign}:*`)).toBe(10_001);

@@ -116,7 +116,7 @@ describe('Redis stopped during a migration', () => {
 
     const warningsBefore = logLines.filter(line => line.level >= 40).length;
     await redisServer.stop();
-    await vi.waitFor(() => expect(app.redisState()).not.toBe('ready'));
+    await vi.waitFor(() => expect(app.redisState()).not.toBe('ready'), { timeout: 15_000 });
 
     // the service keeps answering, from PostgreSQL, and a migration goes through
     for (let n = 0; n < 50; n++) expect(await readUser('u1')).toEqual({ name: 'After' });

@@ -8,6 +8,8 @@ import { buildTestApp, createTestDatabase, type TestDatabase } from '../helper.t
 
 const run = promisify(execFile);
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
+/** Upper bound for what happens in the background (pub/sub, purges); not a timing goal. */
+const WAIT = { timeout: 15_000 };
 
 function readUser(app: FastifyInstance, userId: string) {
   return app.cache.getOrLoad('user', userId, async () => {
@@ -29,7 +31,7 @@ describe('two instances of the service on one database and one Redis', () => {
     const em = one.orm.em.fork();
     em.create(User, { userId: 'u1', name: 'Before', email: 'u1@example.test', passwordHash: 'x' });
     await em.flush();
-    await vi.waitFor(() => expect(two.cache.generation).toBe(one.cache.generation));
+    await vi.waitFor(() => expect(two.cache.generation).toBe(one.cache.generation), WAIT);
   });
   afterAll(async () => {
     await one.close();
@@ -45,7 +47,7 @@ describe('two instances of the service on one database and one Redis', () => {
 
     await migratorOf(one.orm).up();
 
-    await vi.waitFor(() => expect(two.cache.generation).toBe(one.cache.generation));
+    await vi.waitFor(() => expect(two.cache.generation).toBe(one.cache.generation), WAIT);
     expect(two.cache.generation).not.toBe(old);
     expect(await readUser(two, 'u1')).toEqual({ name: 'After' });
   });
@@ -60,7 +62,7 @@ describe('two instances of the service on one database and one Redis', () => {
     await vi.waitFor(() => {
       expect(one.cache.generation).not.toBe(generation);
       expect(two.cache.generation).toBe(one.cache.generation);
-    });
+    }, WAIT);
     await db.query(`update "user" set name = 'After the CLI' where user_id = 'u1'`);
     expect(await readUser(one, 'u1')).toEqual({ name: 'After the CLI' });
     expect(await readUser(two, 'u1')).toEqual({ name: 'After the CLI' });

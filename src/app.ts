@@ -8,6 +8,8 @@ import healthRoutes from './health/health.routes.ts';
 import problemDetails from './http/problem-details.ts';
 import idrsRoutes from './idrs/idrs.routes.ts';
 import meterRoutes from './meters/meters.routes.ts';
+import cachePlugin from './plugins/cache.ts';
+import eventsPlugin from './plugins/events.ts';
 import ormPlugin from './plugins/orm.ts';
 import readsPlugin from './plugins/reads.ts';
 import tradeRoutes from './trading/trades.routes.ts';
@@ -34,6 +36,8 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   await app.register(problemDetails);
   await app.register(ormPlugin, { orm: deps.orm });
   await app.register(redisPlugin, { redis: deps.redis });
+  await app.register(eventsPlugin);
+  await app.register(cachePlugin, { prefix: deps.config.cachePrefix, ttlSeconds: deps.config.cacheTtlSeconds });
   await app.register(healthRoutes);
   await app.register(readsPlugin);
   await app.register(authPlugin, { config: deps.config });

@@ -30,6 +30,8 @@ const schema = {
     JWT_SECRET: { type: 'string' },
     JWT_TTL_SECONDS: { type: 'integer', minimum: 60, maximum: 2_592_000, default: 3600 },
     BCRYPT_ROUNDS: { type: 'integer', minimum: 4, maximum: 15 },
+    CACHE_PREFIX: { type: 'string', maxLength: 100, default: 'enerlink' },
+    CACHE_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 604800, default: 300 },
   },
 } as const;
 
@@ -68,6 +70,10 @@ export interface AppConfig {
   readonly jwtTtlSeconds: number;
   /** bcrypt cost factor for new password hashes. */
   readonly bcryptRounds: number;
+  /** First segment of every Redis key and channel enerlink uses. */
+  readonly cachePrefix: string;
+  /** Lifetime of every cache entry. */
+  readonly cacheTtlSeconds: number;
 }
 
 interface RawEnv {
@@ -88,6 +94,8 @@ interface RawEnv {
   JWT_SECRET?: string;
   JWT_TTL_SECONDS: number;
   BCRYPT_ROUNDS?: number;
+  CACHE_PREFIX: string;
+  CACHE_TTL_SECONDS: number;
 }
 
 /**
@@ -103,6 +111,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const databaseName = parseDatabaseUrl(raw.DATABASE_URL);
   parseRedisUrl(raw.REDIS_URL);
+  const cachePrefixProblem = describeBadNamespace(raw.CACHE_PREFIX);
+  if (cachePrefixProblem) {
+    throw new ConfigError(`Invalid environment variable CACHE_PREFIX: ${cachePrefixProblem}, got ${JSON.stringify(raw.CACHE_PREFIX)}`);
+  }
   const isProduction = raw.NODE_ENV === 'production';
   const jwtSecret = checkJwtSecret(raw.JWT_SECRET, isProduction);
   return Object.freeze({
@@ -128,6 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     jwtTtlSeconds: raw.JWT_TTL_SECONDS,
     // Tests hash many passwords; the lowest cost keeps them fast and changes nothing they check.
     bcryptRounds: raw.BCRYPT_ROUNDS ?? (raw.NODE_ENV === 'test' ? 4 : 10),
+    cachePrefix: raw.CACHE_PREFIX,
+    cacheTtlSeconds: raw.CACHE_TTL_SECONDS,
   });
 }
 
@@ -179,6 +193,15 @@ function parseRedisUrl(value: string): void {
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new ConfigError(`Invalid environment variable REDIS_URL: expected a redis:// or rediss:// URL, got ${JSON.stringify(value)}`);
   }
+}
+
+/**
+ * Why `name` cannot be a cache namespace, or undefined if it can. Letters, digits, '_', '.' and
+ * '-' only: no ':' (the key separator) and no glob characters, so `SCAN MATCH <namespace>:*`
+ * can never reach keys outside the namespace.
+ */
+export function describeBadNamespace(name: string): string | undefined {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) ? undefined : "expected letters, digits, '_', '.' or '-' (starting with a letter or digit)";
 }
 
 function tryUrl(value: string, name: string): URL {

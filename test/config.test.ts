@@ -14,6 +14,8 @@ describe('loadConfig', () => {
       port: 3000,
       host: '127.0.0.1',
       logLevel: 'info',
+      cachePrefix: 'enerlink',
+      cacheTtlSeconds: 300,
     });
   });
 
@@ -54,11 +56,23 @@ describe('loadConfig', () => {
     [{ NODE_ENV: 'production' }, 'Invalid environment variable JWT_SECRET: required when NODE_ENV=production'],
     [{ JWT_TTL_SECONDS: '10' }, 'Invalid environment variable JWT_TTL_SECONDS: must be >= 60, got "10"'],
     [{ BCRYPT_ROUNDS: '3' }, 'Invalid environment variable BCRYPT_ROUNDS: must be >= 4, got "3"'],
+    [{ CACHE_PREFIX: 'app:cache' }, `Invalid environment variable CACHE_PREFIX: expected letters, digits, '_', '.' or '-' (starting with a letter or digit), got "app:cache"`],
+    [{ CACHE_PREFIX: 'enerlink*' }, `Invalid environment variable CACHE_PREFIX: expected letters, digits, '_', '.' or '-' (starting with a letter or digit), got "enerlink*"`],
+    [{ CACHE_TTL_SECONDS: '0' }, 'Invalid environment variable CACHE_TTL_SECONDS: must be >= 1, got "0"'],
+    [{ CACHE_TTL_SECONDS: '5m' }, 'Invalid environment variable CACHE_TTL_SECONDS: must be integer, got "5m"'],
   ])('rejects %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });
 
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '' }).port).toBe(3000);
+    expect(loadConfig({ CACHE_PREFIX: '' }).cachePrefix).toBe('enerlink');
+  });
+
+  it('reads the cache namespace and entry lifetime', () => {
+    expect(loadConfig({ CACHE_PREFIX: 'enerlink-staging.v2', CACHE_TTL_SECONDS: '60' })).toMatchObject({
+      cachePrefix: 'enerlink-staging.v2',
+      cacheTtlSeconds: 60,
+    });
   });
 });

@@ -7,7 +7,7 @@ import { buildApp } from '../src/app.ts';
 import { loadConfig, type AppConfig } from '../src/config.ts';
 import { createOrm } from '../src/db/orm.ts';
 import { createRedis } from '../src/db/redis.ts';
-import { SERVICE_TABLES } from '../src/schema/enerlink-migrator.ts';
+import { MIGRATION_RUNS_TABLE, MIGRATIONS_TABLE } from '../src/schema/enerlink-migrator.ts';
 import { readSchemaFingerprint, type SchemaFingerprint } from '../src/schema/schema-fingerprint.ts';
 
 /** The customer's contract: the schema of the deployed prosumer-era databases. */
@@ -56,9 +56,11 @@ export async function createTestDatabase(label: string, { create = true } = {}):
   return {
     name,
     url,
-    config: loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: url }),
+    // the database's name is also the test's own Redis key prefix, so test files never share keys
+    config: loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: url, CACHE_PREFIX: name }),
     query,
-    fingerprint: () => readSchemaFingerprint(query, 'public', SERVICE_TABLES),
+    // everything the migrations create; not the migrators' own bookkeeping
+    fingerprint: () => readSchemaFingerprint(query, 'public', [MIGRATIONS_TABLE, MIGRATION_RUNS_TABLE]),
     drop: async () => {
       await pool.end();
       await adminQuery(`drop database if exists ${name} with (force)`);
@@ -78,11 +80,14 @@ export async function createTestOrm(db: TestDatabase): Promise<MikroORM> {
   return createOrm(db.config, { migrations: { silent: true } });
 }
 
-/** Builds the app on the test database; close it with `app.close()`. */
-export async function buildTestApp(db: TestDatabase): Promise<FastifyInstance> {
+/**
+ * Builds the app on the test database (`config` may change other settings, e.g. point it at
+ * another Redis); close it with `app.close()`. Two calls give two instances of the service.
+ */
+export async function buildTestApp(db: TestDatabase, config: AppConfig = db.config): Promise<FastifyInstance> {
   const orm = await createTestOrm(db);
   await orm.connect();
-  const redis = createRedis(db.config);
+  const redis = createRedis(config);
   await redis.connect().catch(() => {});
-  return buildApp({ config: db.config, orm, redis });
+  return buildApp({ config, orm, redis });
 }

@@ -2,6 +2,7 @@
 // version. Refused in production.
 import { loadConfigOrExit } from '../config.ts';
 import { createOrm, migratorOf } from '../db/orm.ts';
+import { withCacheAnnouncements } from './cache-announcements.ts';
 import { exitOnFailure } from './errors.ts';
 
 const config = loadConfigOrExit();
@@ -22,7 +23,7 @@ await exitOnFailure(async () => {
       await connection.execute(`drop table ${tables.map(t => t.name).join(', ')} cascade`);
     }
     console.log(`Dropped ${tables.length} table(s) from ${config.databaseName}`);
-    const applied = await migratorOf(orm).up();
+    const applied = await withCacheAnnouncements(migratorOf(orm), (sql, params) => connection.execute(sql, params), config, () => migratorOf(orm).up());
     console.log(`Applied ${applied.length} migration(s): ${applied.map(m => m.name).join(', ')}`);
   } finally {
     await orm.close();

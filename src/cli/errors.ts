@@ -1,5 +1,7 @@
 import type { MigrateOptions } from '@mikro-orm/core';
+import { loadConfigOrExit } from '../config.ts';
 import { EnerlinkMigrator, type DownOptions } from '../schema/enerlink-migrator.ts';
+import { withCacheAnnouncements } from './cache-announcements.ts';
 
 /**
  * Ends a failing command with a readable message and exit code 1 instead of a stack trace
@@ -28,14 +30,22 @@ export function describeError(error: unknown): string {
   return error.message;
 }
 
-/** EnerlinkMigrator for `npx mikro-orm migration:*`: every failure is one readable line. */
+/**
+ * EnerlinkMigrator for `npx mikro-orm migration:*`: every failure is one readable line, and
+ * schema changes reach the cache of the running instances.
+ */
 export class CliMigrator extends EnerlinkMigrator {
   override up(options?: string | string[] | MigrateOptions) {
-    return exitOnFailure(() => super.up(options));
+    return exitOnFailure(() => this.announcingToCache(() => super.up(options)));
   }
 
   override down(options?: string | string[] | DownOptions) {
-    return exitOnFailure(() => super.down(options));
+    return exitOnFailure(() => this.announcingToCache(() => super.down(options)));
+  }
+
+  private announcingToCache<T>(work: () => Promise<T>): Promise<T> {
+    const connection = this.driver.getConnection();
+    return withCacheAnnouncements(this, (sql, params) => connection.execute(sql, params), loadConfigOrExit(), work);
   }
 
   override getExecuted(options?: { schema?: string }) {

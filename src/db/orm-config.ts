@@ -3,7 +3,7 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
 import type { AppConfig } from '../config.ts';
 import { entities } from '../entities.ts';
-import { EnerlinkMigrator, migratorExtension, SERVICE_TABLES, type MigrationSettings } from '../schema/enerlink-migrator.ts';
+import { EnerlinkMigrator, MIGRATION_RUNS_TABLE, migratorExtension, type MigrationSettings } from '../schema/enerlink-migrator.ts';
 
 /** The repository root: migrations/ and seeders/ are found relative to it. */
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -34,8 +34,8 @@ export function createOrmConfig(
     baseDir: projectRoot,
     preferTs: true,
     extensions: [migratorExtension(migrationSettings(config), Migrator), SeedManager],
-    // enerlink's own bookkeeping tables have no entity; migration:check must not drop them
-    schemaGenerator: { skipTables: SERVICE_TABLES },
+    // the migration run log has no entity (the migrator creates it); migration:check must not drop it
+    schemaGenerator: { skipTables: [MIGRATION_RUNS_TABLE] },
     // A missing database is created on first start (MikroORM `ensureDatabase`), as a
     // developer expects; production databases are provisioned by their operators.
     ensureDatabase: !config.isProduction,

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { MigrateOptions, MigrationInfo, MikroORM } from '@mikro-orm/core';
+import type { MigrateOptions, MigrationInfo, MikroORM, Transaction } from '@mikro-orm/core';
 import { Migrator as MikroOrmMigrator, type Migration } from '@mikro-orm/migrations';
 import { backupDatabase } from './backup.ts';
 import { acquireMigrationLock } from './fleet-lock.ts';
@@ -16,8 +16,31 @@ export const INITIAL_MIGRATION = 'Migration20241102000000_InitialSchema';
 export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
 /** enerlink's record of every migration run: who, what, how long, backup, verification. */
 export const MIGRATION_RUNS_TABLE = 'enerlink_migration_run';
-/** Bookkeeping tables that are not part of the application schema. */
-export const SERVICE_TABLES = [MIGRATIONS_TABLE, MIGRATION_RUNS_TABLE];
+/** The cache's durable record of purges owed (see src/cache). */
+export const CACHE_OUTBOX_TABLE = 'cache_outbox';
+/** Tables of MikroORM's and enerlink's own machinery, not of the legacy contract. */
+export const SERVICE_TABLES = [MIGRATIONS_TABLE, MIGRATION_RUNS_TABLE, CACHE_OUTBOX_TABLE];
+
+/** Migrations that ran together: a batch of transactional ones, or one non-transactional one. */
+export interface MigrationBatch {
+  method: 'up' | 'down';
+  /** In the order they ran. */
+  migrations: string[];
+}
+
+/**
+ * Work bound to every batch the migrator runs, for what must happen with a schema change and
+ * not merely around it (the cache's purge outbox). Listeners must not throw from `afterCommit`
+ * or `afterFailure`: the batch's outcome is settled by then.
+ */
+export interface MigrationBatchListener {
+  /** The batch ran and its transaction is still open: what `execute` writes commits with it; throwing rolls it back. A non-transactional batch has no transaction: `execute` autocommits. */
+  beforeCommit?(batch: MigrationBatch, execute: QueryRunner): Promise<void>;
+  /** The batch has committed. */
+  afterCommit?(batch: MigrationBatch): Promise<void>;
+  /** The batch failed; a transactional batch left nothing behind. */
+  afterFailure?(batch: MigrationBatch, error: unknown): Promise<void>;
+}
 
 /** How migration runs behave; from the validated configuration. */
 export interface MigrationSettings {
@@ -108,6 +131,7 @@ interface PlannedMigration {
 export class EnerlinkMigrator extends MikroOrmMigrator {
   settings: MigrationSettings = DEFAULT_MIGRATION_SETTINGS;
   #transactional = new Map<string, boolean>();
+  #batchListeners = new Set<MigrationBatchListener>();
   #lastReport: MigrationRunReport | undefined;
   #stopRequested = false;
   #running = false;
@@ -118,6 +142,12 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
   /** Routes progress messages (each migration with its duration, waits, verification) to `log`. */
   useLogger(log: MigrationLogger): void {
     this.#log = log;
+  }
+
+  /** Binds `listener` to every batch this migrator runs from now on; returns the function that unbinds it. */
+  addBatchListener(listener: MigrationBatchListener): () => void {
+    this.#batchListeners.add(listener);
+    return () => void this.#batchListeners.delete(listener);
   }
 
   /** The report of the last run of this process, if any. */
@@ -341,35 +371,45 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
     const [beforeEvent, afterEvent] = method === 'up' ? (['migrating', 'migrated'] as const) : (['reverting', 'reverted'] as const);
     this.on(beforeEvent, before);
     this.on(afterEvent, after);
+    const ran: MigrationBatch = { method, migrations: names };
+    const connection = this.driver.getConnection();
     try {
       if (!batch[0].transactional) {
         await super.runMigrations(method, names);
-        return timings;
-      }
-      for (let attempt = 0; ; attempt++) {
-        timings.length = 0;
-        try {
-          await this.inTransaction(async trx => {
-            const connection = this.driver.getConnection();
-            await connection.execute(`set local lock_timeout = ${Math.max(1, this.settings.ddlLockTimeoutMs)}`, [], 'run', trx);
-            // if this process dies mid-batch, PostgreSQL notices within a second and rolls back
-            await connection.execute(`set local client_connection_check_interval = 1000`, [], 'run', trx);
-            await super.runMigrations(method, names);
-          });
-          return timings;
-        } catch (error) {
-          if (!isLockTimeout(error) || attempt >= this.settings.ddlRetries) throw error;
-          const wait = Math.min(200 * 2 ** attempt, 5_000) + Math.floor(Math.random() * 100);
-          this.#log('warn', `${current} could not get its lock within ${this.settings.ddlLockTimeoutMs} ms (a long transaction holds it); retry ${attempt + 1} of ${this.settings.ddlRetries} in ${wait} ms`);
-          await sleep(wait);
+        await this.notifyBatchListeners(listener => listener.beforeCommit?.(ran, (sql, params) => connection.execute(sql, params)));
+      } else {
+        for (let attempt = 0; ; attempt++) {
+          timings.length = 0;
+          try {
+            await this.inTransaction(async trx => {
+              await connection.execute(`set local lock_timeout = ${Math.max(1, this.settings.ddlLockTimeoutMs)}`, [], 'run', trx);
+              // if this process dies mid-batch, PostgreSQL notices within a second and rolls back
+              await connection.execute(`set local client_connection_check_interval = 1000`, [], 'run', trx);
+              await super.runMigrations(method, names);
+              await this.notifyBatchListeners(listener => listener.beforeCommit?.(ran, (sql, params) => connection.execute(sql, params, 'all', trx)));
+            });
+            break;
+          } catch (error) {
+            if (!isLockTimeout(error) || attempt >= this.settings.ddlRetries) throw error;
+            const wait = Math.min(200 * 2 ** attempt, 5_000) + Math.floor(Math.random() * 100);
+            this.#log('warn', `${current} could not get its lock within ${this.settings.ddlLockTimeoutMs} ms (a long transaction holds it); retry ${attempt + 1} of ${this.settings.ddlRetries} in ${wait} ms`);
+            await sleep(wait);
+          }
         }
       }
     } catch (error) {
+      await this.notifyBatchListeners(listener => listener.afterFailure?.(ran, error));
       throw new MigrationFailedError(current, method, error);
     } finally {
       this.off(beforeEvent, before);
       this.off(afterEvent, after);
     }
+    await this.notifyBatchListeners(listener => listener.afterCommit?.(ran));
+    return timings;
+  }
+
+  private async notifyBatchListeners(call: (listener: MigrationBatchListener) => Promise<void> | undefined): Promise<void> {
+    for (const listener of [...this.#batchListeners]) await call(listener);
   }
 
   private async recordRun(report: MigrationRunReport): Promise<void> {
@@ -440,7 +480,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
     return batches;
   }
 
-  private async inTransaction<T>(work: (trx: any) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(work: (trx: Transaction) => Promise<T>): Promise<T> {
     return this.driver.getConnection().transactional(async trx => {
       this.runner.setMasterMigration(trx);
       this.storage.setMasterMigration(trx);

@@ -28,7 +28,12 @@ describe('health endpoints', () => {
     expect(before.json()).toMatchObject({
       status: 'not_ready',
       database: 'up',
-      pendingMigrations: ['Migration20241102000000_InitialSchema', 'Migration20241102000001_RenameProsumerToUser', 'Migration20241102000002_AddCompositeIndexes'],
+      pendingMigrations: [
+        'Migration20241102000000_InitialSchema',
+        'Migration20241102000001_RenameProsumerToUser',
+        'Migration20241102000002_AddCompositeIndexes',
+        'Migration20261121000001_CacheOutbox',
+      ],
     });
     await migratorOf(app.orm).up();
     const after = await app.inject('/health/ready');

@@ -8,9 +8,12 @@ import { dumpTables, fillLegacyData } from '../legacy-data.ts';
 
 const RENAME = 'Migration20241102000001_RenameProsumerToUser';
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
-const ALL = [INITIAL_MIGRATION, RENAME, INDEXES];
+const CACHE_OUTBOX = 'Migration20261121000001_CacheOutbox';
+const ALL = [INITIAL_MIGRATION, RENAME, INDEXES, CACHE_OUTBOX];
 const LEGACY_TABLES = ['prosumer', 'wallet', 'smart_meter', 'transaction_log', 'market_trade', 'idrs_conversion', 'token_blacklist', 'energy_settlement'];
 const CURRENT_TABLES = LEGACY_TABLES.map(table => (table === 'prosumer' ? 'user' : table));
+/** enerlink's own tables, outside the legacy contract. */
+const SERVICE_TABLES = ['cache_outbox'];
 
 /** Column renames of the rename migration, to compare legacy rows with renamed rows. */
 const RENAMED_COLUMNS: Record<string, string> = {
@@ -59,11 +62,11 @@ describe('on an empty database', () => {
     expect(Object.keys(contractShape).sort()).toEqual([...LEGACY_TABLES].sort());
   });
 
-  it('the rename and index migrations produce the post-rename shape the entities map', async () => {
+  it('the rename, index and outbox migrations produce the post-rename shape the entities map', async () => {
     await migratorOf(orm).up();
     expect(await executedNames(db)).toEqual(ALL);
     const shape = await db.fingerprint();
-    expect(Object.keys(shape).sort()).toEqual([...CURRENT_TABLES].sort());
+    expect(Object.keys(shape).sort()).toEqual([...CURRENT_TABLES, ...SERVICE_TABLES].sort());
     expect(shape.user.comment).toBe('User accounts table (formerly prosumer)');
     expect(shape.user.columns.user_id).toMatchObject({ type: 'character varying(64)', notNull: true, comment: 'Unique identifier for user' });
     expect(shape.user.constraints).toEqual({ user_pkey: 'PRIMARY KEY (user_id)', user_email_unique: 'UNIQUE (email)' });
@@ -81,6 +84,10 @@ describe('on an empty database', () => {
     );
     // nothing anywhere still says prosumer
     expect(JSON.stringify(shape)).not.toMatch(/prosumer_/);
+    expect(Object.keys(shape.cache_outbox.columns)).toEqual(['id', 'generation', 'migrations', 'created_at', 'claimed_until', 'purged_at', 'purged_keys']);
+    expect(shape.cache_outbox.indexes.idx_cacheoutbox_pending).toBe(
+      'CREATE INDEX idx_cacheoutbox_pending ON cache_outbox USING btree (id) WHERE (purged_at IS NULL)',
+    );
   });
 
   it('leaves no difference between the entities and the database (migration:check)', async () => {
@@ -102,7 +109,8 @@ describe('on an empty database', () => {
     expect(await db.fingerprint()).toEqual({});
     await migratorOf(orm).up();
     await migratorOf(orm).down();
-    expect(await executedNames(db)).toEqual([INITIAL_MIGRATION, RENAME]);
+    expect(await executedNames(db)).toEqual([INITIAL_MIGRATION, RENAME, INDEXES]);
+    expect(Object.keys(await db.fingerprint())).not.toContain('cache_outbox');
     await migratorOf(orm).up();
     expect(await db.fingerprint()).toEqual(shape);
   });
@@ -123,7 +131,7 @@ describe('adopting a deployed legacy database', () => {
 
   it('records the initial migration without running it and applies the rest', async () => {
     const applied = await migratorOf(orm).up();
-    expect(applied.map(m => m.name)).toEqual([RENAME, INDEXES]);
+    expect(applied.map(m => m.name)).toEqual([RENAME, INDEXES, CACHE_OUTBOX]);
     expect(await executedNames(db)).toEqual(ALL);
     expect(await migratorOf(orm).checkSchema()).toBe(false);
   });

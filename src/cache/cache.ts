@@ -1,0 +1,150 @@
+import type { Redis } from 'ioredis';
+import { purgeKeys } from './cache-purge.ts';
+import type { CachedEntity } from './cached-entities.ts';
+
+/** Invalidations remembered while Redis is unreachable; beyond that the whole generation is purged instead. */
+const MAX_UNDELIVERED = 10_000;
+
+export interface CacheOptions {
+  redis: Redis;
+  /** CACHE_PREFIX: the namespace of every key. */
+  prefix: string;
+  /** CACHE_TTL_SECONDS: the lifetime of every entry. */
+  ttlSeconds: number;
+}
+
+/**
+ * Cache-aside on Redis for the reads that matter, keyed `<prefix>:<generation>:<entity>:<id>`
+ * (the generation being the schema generation, see schema-generation.ts). Values are stored
+ * as JSON, so loaders return plain data, not entity instances. A read never fails because of
+ * Redis: while Redis is unreachable, or the generation is not known, reads go to the loader.
+ * What keeps entries true (invalidation, generations, purges) is the CacheInvalidator's job.
+ */
+export class Cache {
+  readonly redis: Redis;
+  readonly prefix: string;
+  readonly ttlSeconds: number;
+  #generation: string | undefined;
+  /** Loads in flight per `<entity>:<id>`; an invalidation marks them stale so their result is not cached. */
+  readonly #loads = new Map<string, Set<{ stale: boolean }>>();
+  /** Invalidations Redis could not take, as `<entity>:<id>`, delivered when it is back. */
+  readonly #undelivered = new Map<string, { entity: CachedEntity; id: string }>();
+  #undeliveredOverflow = false;
+
+  constructor({ redis, prefix, ttlSeconds }: CacheOptions) {
+    this.redis = redis;
+    this.prefix = prefix;
+    this.ttlSeconds = ttlSeconds;
+  }
+
+  /** The schema generation entries are read and written under; undefined while unknown (the cache is then bypassed). */
+  get generation(): string | undefined {
+    return this.#generation;
+  }
+
+  /** Whether reads are served from Redis right now. */
+  get active(): boolean {
+    return this.#generation !== undefined && this.redis.status === 'ready';
+  }
+
+  /** Switches to `generation`: from now on no entry of another generation is read. */
+  useGeneration(generation: string | undefined): void {
+    this.#generation = generation;
+  }
+
+  /** The key of an entity's entry. */
+  key(entity: CachedEntity, id: string, generation = this.#generation): string {
+    return `${this.prefix}:${generation}:${entity}:${id}`;
+  }
+
+  /** SCAN MATCH pattern of every key of the namespace. */
+  get namespacePattern(): string {
+    return `${this.prefix}:*`;
+  }
+
+  /** SCAN MATCH pattern of every key of one generation. */
+  generationPattern(generation: string): string {
+    return `${this.prefix}:${generation}:*`;
+  }
+
+  /** The generation segment of one of our keys. */
+  generationOf(key: string): string {
+    const start = this.prefix.length + 1;
+    const end = key.indexOf(':', start);
+    return key.slice(start, end === -1 ? undefined : end);
+  }
+
+  /**
+   * Cache-aside read: the entry of `entity`/`id` if there is one in the current generation,
+   * otherwise `load()`'s result, which is stored with the TTL (`null` included: "no such row" is
+   * worth caching too; `undefined` is not stored). `load` must return JSON-safe data.
+   */
+  async getOrLoad<T>(entity: CachedEntity, id: string, load: () => Promise<T>): Promise<T> {
+    const generation = this.active ? this.#generation : undefined;
+    if (generation === undefined) return load();
+    const key = this.key(entity, id, generation);
+    const cached = await this.redis.get(key).catch(() => undefined);
+    // an answer that arrives after a switch of generation belongs to the old one
+    if (cached != null && this.#generation === generation) return JSON.parse(cached) as T;
+
+    const loading = { stale: false };
+    const loadKey = `${entity}:${id}`;
+    const loads = this.#loads.get(loadKey) ?? new Set();
+    this.#loads.set(loadKey, loads.add(loading));
+    let value: T;
+    try {
+      value = await load();
+    } finally {
+      loads.delete(loading);
+      if (loads.size === 0) this.#loads.delete(loadKey);
+    }
+    // not cached: a value read before an invalidation or a schema switch, or when Redis just failed
+    if (value !== undefined && cached !== undefined && !loading.stale && this.#generation === generation) {
+      await this.redis.set(key, JSON.stringify(value), 'EX', this.ttlSeconds).catch(() => undefined);
+    }
+    return value;
+  }
+
+  /** Whether a token (by hash) is revoked, cached both ways; `load` asks PostgreSQL. */
+  isBlacklisted(tokenHash: string, load: () => Promise<boolean>): Promise<boolean> {
+    return this.getOrLoad('blacklist', tokenHash, load);
+  }
+
+  /**
+   * Deletes the entry of `entity`/`id`. When Redis cannot take it, it is remembered and
+   * delivered on reconnection (`redeliverInvalidations`). Never throws.
+   */
+  async invalidate(entity: CachedEntity, id: string): Promise<void> {
+    for (const loading of this.#loads.get(`${entity}:${id}`) ?? []) loading.stale = true;
+    const generation = this.#generation;
+    if (generation !== undefined && this.redis.status === 'ready') {
+      try {
+        await this.redis.unlink(this.key(entity, id, generation));
+        return;
+      } catch {
+        // remembered below
+      }
+    }
+    if (this.#undelivered.size >= MAX_UNDELIVERED) this.#undeliveredOverflow = true;
+    else this.#undelivered.set(`${entity}:${id}`, { entity, id });
+  }
+
+  /**
+   * Delivers the invalidations Redis could not take, in `generation` (all of the generation if
+   * there were too many). Done before the cache is used again after an outage.
+   */
+  async redeliverInvalidations(generation: string): Promise<void> {
+    if (this.#undeliveredOverflow) {
+      this.#undeliveredOverflow = false;
+      this.#undelivered.clear();
+      await purgeKeys(this.redis, this.generationPattern(generation));
+      return;
+    }
+    const undelivered = [...this.#undelivered.entries()];
+    for (let start = 0; start < undelivered.length; start += 1000) {
+      const batch = undelivered.slice(start, start + 1000);
+      await this.redis.unlink(...batch.map(([, { entity, id }]) => this.key(entity, id, generation)));
+      for (const [loadKey] of batch) this.#undelivered.delete(loadKey);
+    }
+  }
+}

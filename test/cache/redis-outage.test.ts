@@ -1,0 +1,173 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { buildApp } from '../../src/app.ts';
+import type { AppConfig } from '../../src/config.ts';
+import { migratorOf } from '../../src/db/orm.ts';
+import { createRedis } from '../../src/db/redis.ts';
+import { User } from '../../src/users/user.entity.ts';
+import { buildTestApp, createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
+
+const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/**
+ * A redis-server of the test's own, which it can stop and start again. Nothing is saved on
+ * its own; `stop()` saves the data first (SHUTDOWN SAVE) so that, as after a network outage,
+ * the entries written before are still there when it is back.
+ */
+class OwnRedis {
+  readonly port: number;
+  readonly dir: string;
+  #process: ChildProcess | undefined;
+
+  constructor(port: number, dir: string) {
+    this.port = port;
+    this.dir = dir;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
+      stdio: 'ignore',
+    });
+    await vi.waitFor(() => this.client(client => client.ping()), { timeout: 10_000, interval: 50 });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#process || this.#process.exitCode !== null || this.#process.signalCode !== null) return;
+    const exited = once(this.#process, 'exit');
+    await this.client(client => client.call('shutdown', 'save')).catch(() => {});
+    await exited;
+  }
+
+  /** Runs `work` on a short-lived connection of the test's own. */
+  async client<T>(work: (client: Redis) => Promise<T>): Promise<T> {
+    const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      return await work(client);
+    } finally {
+      client.disconnect();
+    }
+  }
+}
+
+describe('Redis stopped during a migration', () => {
+  let db: TestDatabase;
+  let redisServer: OwnRedis;
+  let config: AppConfig;
+  let app: FastifyInstance;
+  const logLines: Array<{ level: number; msg: string }> = [];
+
+  function readUser(userId: string) {
+    return app.cache.getOrLoad('user', userId, async () => {
+      const user = await app.orm.em.fork().findOne(User, userId);
+      return user && { name: user.name };
+    });
+  }
+
+  beforeAll(async () => {
+    redisServer = new OwnRedis(await freePort(), await mkdtemp(join(tmpdir(), 'enerlink-redis-')));
+    await redisServer.start();
+    db = await createTestDatabase('redis_outage');
+    config = { ...db.config, redisUrl: redisServer.url };
+    const orm = await createTestOrm(db);
+    await orm.connect();
+    const redis = createRedis(config);
+    await redis.connect();
+    const stream = { write: (line: string) => void logLines.push(JSON.parse(line)) };
+    app = await buildApp({ config, orm, redis }, { logger: { level: 'info', stream } });
+    await migratorOf(app.orm).up({ to: INDEXES });
+    const em = app.orm.em.fork();
+    em.create(User, { userId: 'u1', name: 'Before', email: 'u1@example.test', passwordHash: 'x' });
+    await em.flush();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await redisServer.stop().catch(() => {});
+    await rm(redisServer.dir, { recursive: true, force: true });
+    await db?.drop();
+  });
+
+  it('keeps answering from PostgreSQL, then purges from the outbox and never serves the old entry', async () => {
+    const old = app.cache.generation!;
+    const oldKey = app.cache.key('user', 'u1');
+    expect(await readUser('u1')).toEqual({ name: 'Before' });
+    await db.query(`update "user" set name = 'After' where user_id = 'u1'`);
+    expect(await readUser('u1')).toEqual({ name: 'Before' }); // served from Redis
+
+    const warningsBefore = logLines.filter(line => line.level >= 40).length;
+    await redisServer.stop();
+    await vi.waitFor(() => expect(app.redisState()).not.toBe('ready'), { timeout: 15_000 });
+
+    // the service keeps answering, from PostgreSQL, and a migration goes through
+    for (let n = 0; n < 50; n++) expect(await readUser('u1')).toEqual({ name: 'After' });
+    expect((await app.inject('/health/live')).statusCode).toBe(200);
+    await migratorOf(app.orm).up();
+    const current = app.cache.generation!;
+    expect(current).not.toBe(old);
+    expect(await readUser('u1')).toEqual({ name: 'After' });
+    const ready = await app.inject('/health/ready');
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json().redis).not.toBe('ready');
+    // the purge Redis could not take is recorded, with the schema change
+    expect(await db.query('select generation, purged_at from cache_outbox')).toEqual([{ generation: current, purged_at: null }]);
+    // warnings once (Redis gone, the schema change unannounced), none per request
+    const warnings = logLines.filter(line => line.level >= 40).slice(warningsBefore).map(line => line.msg);
+    expect(warnings).toContain('cache: Redis unreachable, schema change not announced; instances re-read the generation when they reconnect');
+    expect(new Set(warnings).size).toBe(warnings.length);
+
+    await redisServer.start();
+    const served = new Set<string>();
+    await vi.waitFor(
+      async () => {
+        served.add((await readUser('u1'))!.name);
+        const [row] = await db.query('select purged_at from cache_outbox');
+        expect(row.purged_at).toBeInstanceOf(Date);
+      },
+      { timeout: 20_000, interval: 20 },
+    );
+    expect(served).toEqual(new Set(['After']));
+    // the old entry survived the outage (saved and loaded again), and the outbox purge deleted it
+    expect(await db.query('select purged_keys from cache_outbox')).toEqual([{ purged_keys: '1' }]);
+    expect(await redisServer.client(client => client.exists(oldKey))).toBe(0);
+    expect(app.cache.active).toBe(true);
+    expect(await readUser('u1')).toEqual({ name: 'After' });
+    expect(await redisServer.client(client => client.get(app.cache.key('user', 'u1')))).toBe(JSON.stringify({ name: 'After' }));
+  });
+
+  it('starts while Redis is down, serves from PostgreSQL, and uses the cache once Redis is up', async () => {
+    await redisServer.stop();
+    const second = await buildTestApp(db, config);
+    try {
+      expect(second.cache.active).toBe(false);
+      const read = () => second.cache.getOrLoad('user', 'u1', async () => ({ name: (await second.orm.em.fork().findOneOrFail(User, 'u1')).name }));
+      expect(await read()).toEqual({ name: 'After' });
+      expect((await second.inject('/health/ready')).json()).toMatchObject({ status: 'ready', redis: expect.not.stringMatching(/^ready$/) });
+      await redisServer.start();
+      await vi.waitFor(() => expect(second.cache.active).toBe(true), { timeout: 20_000 });
+      expect(await read()).toEqual({ name: 'After' });
+      expect(await redisServer.client(client => client.get(second.cache.key('user', 'u1')))).toBe(JSON.stringify({ name: 'After' }));
+    } finally {
+      await second.close();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { TokenBlacklist } from '../auth/token-blacklist.entity.ts';
 import { User } from '../users/user.entity.ts';
@@ -13,10 +14,10 @@ export interface UserProfile {
 }
 
 /**
- * The hot reads: one per authenticated request (the blacklist) and `GET /users/:userId`.
- * Today they go to PostgreSQL; the Redis cache wraps this interface, so nothing else changes
- * when it lands. A wrapper must forget a user's entry when the user changes and must never
- * answer "not blacklisted" from a cache after `POST /auth/logout` wrote the token.
+ * The hot reads: one per authenticated request (the blacklist) and `GET /users/:userId`,
+ * served through the Redis cache (`app.cache`), which forgets an entry when its entity
+ * changes (the logout's blacklist row, a user update) and falls back to PostgreSQL when
+ * Redis is down.
  */
 export interface Reads {
   findUser(userId: string): Promise<UserProfile | null>;
@@ -53,10 +54,18 @@ export function toUserProfile(user: { userId: string; name: string; email: strin
   };
 }
 
+/** `reads` through the cache: cache-aside over the PostgreSQL reads. */
+export function cachedReads(database: Reads, cache: FastifyInstance['cache']): Reads {
+  return {
+    findUser: userId => cache.getOrLoad('user', userId, () => database.findUser(userId)),
+    isTokenBlacklisted: tokenHash => cache.isBlacklisted(tokenHash, () => database.isTokenBlacklisted(tokenHash)),
+  };
+}
+
 /** Decorates the app with `reads` (see `Reads`). */
 export default fp(
   async app => {
-    app.decorate('reads', databaseReads(app.orm));
+    app.decorate('reads', cachedReads(databaseReads(app.orm), app.cache));
   },
-  { name: 'reads', dependencies: ['orm'] },
+  { name: 'reads', dependencies: ['orm', 'cache'] },
 );

@@ -31,4 +31,30 @@ describe('users', () => {
     expectProblem(await api.app.inject({ url: '/users/user_missing', headers: alice.headers }), 404, 'USER_NOT_FOUND');
     expectProblem(await api.app.inject({ url: `/users/${encodeURIComponent("x' or 1=1 --")}`, headers: alice.headers }), 400, 'VALIDATION_FAILED');
   });
+
+  it('GET /users/:userId is served from the Redis cache, and a change of the user is seen at once', async () => {
+    await api.app.inject({ url: `/users/${bob.userId}`, headers: alice.headers });
+    const keys = await api.app.redis.keys(`*:user:${bob.userId}`);
+    expect(keys).toHaveLength(1);
+    // the entry is what the next read answers: change it under the cache's feet and look
+    const cached = JSON.parse((await api.app.redis.get(keys[0]))!);
+    await api.app.redis.set(keys[0], JSON.stringify({ ...cached, name: 'Bob (cached)' }), 'KEEPTTL');
+    const fromCache = await api.app.inject({ url: `/users/${bob.userId}`, headers: alice.headers });
+    expect(fromCache.json().name).toBe('Bob (cached)');
+    // a write through the unit of work invalidates exactly that key after commit
+    const em = api.app.orm.em.fork();
+    const user = await em.findOneOrFail('User', { userId: bob.userId });
+    (user as { name: string }).name = 'Robert';
+    await em.flush();
+    const fresh = await api.app.inject({ url: `/users/${bob.userId}`, headers: alice.headers });
+    expect(fresh.json().name).toBe('Robert');
+  });
+
+  it('a token checked (and cached as valid) before logout is refused right after it', async () => {
+    const carol = await signUp(api.app, 'Carol');
+    expect((await api.app.inject({ url: '/users/me', headers: carol.headers })).statusCode).toBe(200);
+    expect(await api.app.redis.keys('*:blacklist:*')).not.toHaveLength(0);
+    expect((await api.app.inject({ method: 'POST', url: '/auth/logout', headers: carol.headers })).statusCode).toBeLessThan(300);
+    expectProblem(await api.app.inject({ url: '/users/me', headers: carol.headers }), 401, 'TOKEN_REVOKED');
+  });
 });

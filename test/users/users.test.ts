@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { User } from '../../src/users/user.entity.ts';
 import { expectProblem, signUp, startApi, type Account, type Api } from '../api.ts';
 
 describe('users', () => {
@@ -43,8 +44,8 @@ describe('users', () => {
     expect(fromCache.json().name).toBe('Bob (cached)');
     // a write through the unit of work invalidates exactly that key after commit
     const em = api.app.orm.em.fork();
-    const user = await em.findOneOrFail('User', { userId: bob.userId });
-    (user as { name: string }).name = 'Robert';
+    const user = await em.findOneOrFail(User, { userId: bob.userId });
+    user.name = 'Robert';
     await em.flush();
     const fresh = await api.app.inject({ url: `/users/${bob.userId}`, headers: alice.headers });
     expect(fresh.json().name).toBe('Robert');

@@ -8,6 +8,13 @@ export class ConfigError extends Error {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const NODE_ENVS = ['development', 'production', 'test'] as const;
 
+/** The fixture seed used when SEED is not set: the same data on every machine. */
+export const DEFAULT_SEED = 1;
+/** Largest SEED: faker's generator takes a 32-bit seed. */
+export const MAX_SEED = 2 ** 32 - 1;
+/** Largest SEED_USERS / SEED_TRADES: a load-test data set, not a typo with extra zeros. */
+export const MAX_SEED_ROWS = 10_000_000;
+
 const schema = {
   type: 'object',
   properties: {
@@ -17,6 +24,10 @@ const schema = {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
     HOST: { type: 'string', minLength: 1 },
     LOG_LEVEL: { type: 'string', enum: LOG_LEVELS },
+    SEED: { type: 'integer', minimum: 0, maximum: MAX_SEED, default: DEFAULT_SEED },
+    SEED_USERS: { type: 'integer', minimum: 1, maximum: MAX_SEED_ROWS, default: 5 },
+    SEED_TRADES: { type: 'integer', minimum: 0, maximum: MAX_SEED_ROWS, default: 0 },
+    SEED_ALLOW_PRODUCTION: { type: 'string', enum: ['0', '1'], default: '0' },
   },
 } as const;
 
@@ -34,6 +45,20 @@ export interface AppConfig {
   readonly port: number;
   readonly host: string;
   readonly logLevel: LogLevel;
+  /** What the fixture seeder builds (`npm run seed`, `npx mikro-orm seeder:run`, `npm run db:reset`). */
+  readonly seeding: SeedingConfig;
+}
+
+/** The fixture data set: SEED, SEED_USERS, SEED_TRADES and SEED_ALLOW_PRODUCTION. */
+export interface SeedingConfig {
+  /** The same seed gives the same rows, byte for byte. */
+  readonly seed: number;
+  /** Users to build, each with one wallet and one smart meter. */
+  readonly users: number;
+  /** Market trades between fixture users, each with its buyer's and seller's transaction log. */
+  readonly trades: number;
+  /** SEED_ALLOW_PRODUCTION=1: seeding a production database is allowed (with a loud warning). */
+  readonly allowProduction: boolean;
 }
 
 interface RawEnv {
@@ -43,6 +68,10 @@ interface RawEnv {
   PORT: number;
   HOST?: string;
   LOG_LEVEL?: LogLevel;
+  SEED: number;
+  SEED_USERS: number;
+  SEED_TRADES: number;
+  SEED_ALLOW_PRODUCTION: '0' | '1';
 }
 
 /**
@@ -68,6 +97,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: raw.PORT,
     host: raw.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
     logLevel: raw.LOG_LEVEL ?? (raw.NODE_ENV === 'test' ? 'silent' : 'info'),
+    seeding: Object.freeze({
+      seed: raw.SEED,
+      users: raw.SEED_USERS,
+      trades: raw.SEED_TRADES,
+      allowProduction: raw.SEED_ALLOW_PRODUCTION === '1',
+    }),
   });
 }
 

@@ -1,5 +1,4 @@
-import { SeedManager } from '@mikro-orm/seeder';
-import { CliMigrator } from './src/cli/errors.ts';
+import { CliMigrator, CliSeedManager } from './src/cli/errors.ts';
 import { loadConfigOrExit } from './src/config.ts';
 import { createOrmConfig } from './src/db/orm-config.ts';
 
@@ -7,5 +6,5 @@ export { createOrmConfig };
 
 /** For `npx mikro-orm`: reads the environment when the CLI asks for its configuration. */
 export default function cliConfig() {
-  return createOrmConfig(loadConfigOrExit(), { extensions: [CliMigrator, SeedManager] });
+  return createOrmConfig(loadConfigOrExit(), { extensions: [CliMigrator, CliSeedManager] });
 }

@@ -1,4 +1,5 @@
 import type { MigrateOptions, MikroORM } from '@mikro-orm/core';
+import { SeedManager as BaseSeedManager } from '@mikro-orm/seeder';
 import { EnerlinkMigrator, type DownOptions } from '../schema/enerlink-migrator.ts';
 
 /**
@@ -53,5 +54,19 @@ export const CliMigrator = class Migrator extends EnerlinkMigrator {
 
   override create(path?: string, blank?: boolean, initial?: boolean, name?: string) {
     return exitOnFailure(() => super.create(path, blank, initial, name));
+  }
+};
+
+/**
+ * SeedManager for `npx mikro-orm seeder:run`: a refusal or failure is one readable line. Named
+ * SeedManager, as CliMigrator is named Migrator, so MikroORM does not register its own over it.
+ */
+export const CliSeedManager = class SeedManager extends BaseSeedManager {
+  static override register(orm: MikroORM): void {
+    orm.config.registerExtension('@mikro-orm/seeder', () => new CliSeedManager(orm.em));
+  }
+
+  override seedString(...classNames: string[]) {
+    return exitOnFailure(() => super.seedString(...classNames));
   }
 };

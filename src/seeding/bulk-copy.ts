@@ -1,0 +1,100 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { EntityData, EntityKey, EntityMetadata, Platform } from '@mikro-orm/core';
+import type { PoolClient } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+
+interface Column {
+  property: string;
+  name: string;
+  /** The column's value as COPY text, or null for SQL NULL. */
+  toText: (value: unknown) => string | null;
+}
+
+/**
+ * Writes plain rows of one entity with `COPY ... FROM STDIN`, skipping the rows whose key is
+ * already in the table (one indexed lookup per batch), so seeding twice inserts nothing. COPY
+ * costs PostgreSQL about a third less than a multi-row `insert ... on conflict do nothing` of the
+ * same rows, which is what keeps large seeds near raw COPY speed. Columns, names and types come
+ * from the entity metadata; generated primary keys are left to the database.
+ */
+export class BulkCopy<T extends object> {
+  readonly #columns: Column[];
+  readonly #key: Column[];
+  readonly #copySql: string;
+  readonly #presentSql: string;
+
+  /** `key`: the properties that identify a row (the primary key unless the table has a generated one). */
+  constructor(meta: EntityMetadata<T>, platform: Platform, key: Array<EntityKey<T>> = meta.primaryKeys) {
+    this.#columns = meta.props
+      .filter(prop => prop.persist !== false && !prop.autoincrement && prop.fieldNames?.length === 1)
+      .filter(prop => prop.kind === 'scalar' || prop.kind === 'm:1')
+      .map(prop => ({ property: prop.name, name: prop.fieldNames[0], toText: prop.runtimeType === 'Date' ? timestampText() : valueText }));
+    this.#key = key.map(property => {
+      const column = this.#columns.find(candidate => candidate.property === property);
+      if (!column) throw new Error(`${meta.className}.${property} cannot identify fixture rows`);
+      return column;
+    });
+    const quote = (name: string) => platform.quoteIdentifier(name);
+    const table = quote(meta.tableName);
+    const [first] = this.#key;
+    const firstType = meta.properties[first.property as EntityKey<T>].columnTypes[0].replace(/\(.*\)$/, '');
+    this.#copySql = `copy ${table} (${this.#columns.map(column => quote(column.name)).join(', ')}) from stdin`;
+    this.#presentSql = `select ${this.#key.map(column => `${quote(column.name)}::text as "${column.property}"`).join(', ')} from ${table} where ${quote(first.name)} = any($1::${firstType}[])`;
+  }
+
+  /** Writes the rows of `rows` that are not in the table yet; returns how many that was. */
+  async write(client: PoolClient, rows: Array<EntityData<T>>): Promise<number> {
+    const keyOf = (row: Record<string, unknown>) => this.#key.map(column => column.toText(row[column.property])).join('\t');
+    const candidates = rows.map(row => this.#key[0].toText((row as Record<string, unknown>)[this.#key[0].property]));
+    const present = await client.query<Record<string, unknown>>(this.#presentSql, [candidates]);
+    const presentKeys = new Set(present.rows.map(keyOf));
+    const fresh = presentKeys.size === 0 ? rows : rows.filter(row => !presentKeys.has(keyOf(row as Record<string, unknown>)));
+    if (fresh.length === 0) return 0;
+    await pipeline(Readable.from([this.copyText(fresh)]), client.query(copyFrom(this.#copySql)));
+    return fresh.length;
+  }
+
+  /** `rows` in COPY's text format: tab-separated, one line each, `\N` for NULL. */
+  copyText(rows: Array<EntityData<T>>): string {
+    let text = '';
+    for (const row of rows) {
+      for (let i = 0; i < this.#columns.length; i++) {
+        const column = this.#columns[i];
+        const value = column.toText((row as Record<string, unknown>)[column.property]);
+        text += (i > 0 ? '\t' : '') + (value === null ? '\\N' : escapeCopyText(value));
+      }
+      text += '\n';
+    }
+    return text;
+  }
+}
+
+function valueText(value: unknown): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+/**
+ * Date to ISO text (unambiguous whatever the session time zone), remembering the last one: the
+ * rows of a household share their timestamps, and `toISOString` is a visible cost at 100k rows.
+ */
+function timestampText(): (value: unknown) => string | null {
+  let lastTime = NaN;
+  let lastText = '';
+  return value => {
+    if (!(value instanceof Date)) return valueText(value);
+    const time = value.getTime();
+    if (time !== lastTime) {
+      lastTime = time;
+      lastText = value.toISOString();
+    }
+    return lastText;
+  };
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+function escapeCopyText(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, char => COPY_ESCAPES[char]) : value;
+}

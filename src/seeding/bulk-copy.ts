@@ -19,6 +19,7 @@ interface Column {
  * from the entity metadata; generated primary keys are left to the database.
  */
 export class BulkCopy<T extends object> {
+  readonly tableName: string;
   readonly #columns: Column[];
   readonly #key: Column[];
   readonly #copySql: string;
@@ -35,6 +36,7 @@ export class BulkCopy<T extends object> {
       if (!column) throw new Error(`${meta.className}.${property} cannot identify fixture rows`);
       return column;
     });
+    this.tableName = meta.tableName;
     const quote = (name: string) => platform.quoteIdentifier(name);
     const table = quote(meta.tableName);
     const [first] = this.#key;

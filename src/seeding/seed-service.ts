@@ -96,17 +96,27 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
 
   const started = performance.now();
   const fixtures = new FixtureSet(options.seed, fixturePasswordHash(options.seed));
-  const tradeFactory = options.trades > 0 ? new MarketTradeFactory(em, fixtures, options.users) : undefined;
   const households = [
     table(em, User, new UserFactory(em, fixtures)),
     table(em, Wallet, new WalletFactory(em, fixtures)),
     table(em, SmartMeter, new SmartMeterFactory(em, fixtures)),
   ];
+  const trading: Array<FixtureTable<any>> = [];
+  if (options.trades > 0) {
+    const tradeFactory = new MarketTradeFactory(em, fixtures, options.users);
+    // generated primary keys: a trade is known by its tx hash, a ledger row by tx hash and user
+    trading.push(table(em, MarketTrade, tradeFactory, ['txHash']));
+    trading.push(table(em, TransactionLog, new TransactionLogFactory(em, fixtures, tradeFactory), ['txHash', 'user']));
+  }
   const rowsTotal = options.users * 3 + options.trades * 3;
   let rowsDone = 0;
   const advance = (rows: number) => reporter.progress((rowsDone += rows), rowsTotal);
 
-  const pool = await (em.getConnection() as PostgreSqlConnection).getNativeClient();
+  const connection = em.getConnection() as PostgreSqlConnection;
+  // Through the ORM first: Kysely adopts the pg pool on its first query, and only a pool it
+  // adopted is ended by orm.close(); a process that only borrowed it would hang until idle timeout.
+  await assertMigrated(connection, [...households, ...trading].map(({ writer }) => writer.tableName));
+  const pool = await connection.getNativeClient();
   const client = await pool.connect();
   let inserted = 0;
   let broken: Error | undefined;
@@ -115,10 +125,8 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
     // a second seeder running at the same time waits instead of racing for the same rows
     await client.query('select pg_advisory_xact_lock(hashtext($1))', [SEED_LOCK_KEY]);
     inserted += await writeInBatches(client, households, options.users, batchSize, advance);
-    if (tradeFactory) {
-      // generated primary keys: a trade is known by its tx hash, a ledger row by tx hash and user
-      const trades = table(em, MarketTrade, tradeFactory, ['txHash']);
-      const logs = table(em, TransactionLog, new TransactionLogFactory(em, fixtures, tradeFactory), ['txHash', 'user']);
+    if (trading.length > 0) {
+      const [trades, logs] = trading;
       inserted += await writeInBatches(client, [trades], options.trades, batchSize, advance);
       inserted += await writeInBatches(client, [logs], options.trades * 2, batchSize * 2, advance);
     }
@@ -148,6 +156,17 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
   await events.emit('seed.completed', { users: summary.users, wallets: summary.wallets, meters: summary.meters, seed: summary.seed });
   reporter.completed(summary);
   return summary;
+}
+
+/** Fails with a hint when the database has not been migrated (a fresh database, a typo in DATABASE_URL). */
+async function assertMigrated(connection: PostgreSqlConnection, tables: string[]): Promise<void> {
+  const [{ missing }] = await connection.execute<Array<{ missing: string[] | null }>>(
+    'select array_agg(name order by name) as missing from unnest(?::text[]) as name where to_regclass(quote_ident(name)) is null',
+    [`{${tables.join(',')}}`],
+  );
+  if (missing?.length) {
+    throw new Error(`the database is not migrated (no table ${missing.join(', ')}): run npm run migration:up first`);
+  }
 }
 
 interface FixtureTable<T extends object> {

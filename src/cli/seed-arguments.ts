@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { MAX_SEED, MAX_SEED_ROWS } from '../config.ts';
 import type { SeedOptions } from '../seeding/seed-service.ts';
 
@@ -15,27 +14,24 @@ const LIMITS = {
   seed: { min: 0, max: MAX_SEED },
 } as const;
 
-/** `npm run seed` options over `defaults` (the environment's): `--users N`, `--trades N`, `--seed N`. */
+/**
+ * `npm run seed` options over `defaults` (the environment's): `--users N`, `--trades N`,
+ * `--seed N`, also as `--users=N`. Parsed by hand: node's parseArgs calls `--trades -3`
+ * "ambiguous" instead of saying what is wrong with -3.
+ */
 export function parseSeedArguments(args: string[], defaults: SeedOptions): SeedOptions {
-  let values: Partial<Record<keyof typeof LIMITS, string>>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: { users: { type: 'string' }, trades: { type: 'string' }, seed: { type: 'string' } },
-    }));
-  } catch (error) {
-    throw new ArgumentError(`${(error as Error).message.split('\n')[0]} (${USAGE})`);
-  }
   const options = { ...defaults };
-  for (const name of Object.keys(LIMITS) as Array<keyof typeof LIMITS>) {
-    const text = values[name];
-    if (text === undefined) continue;
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    const name = flag.replace(/^--/, '') as keyof typeof LIMITS;
+    if (!flag.startsWith('--') || !Object.hasOwn(LIMITS, name)) {
+      throw new ArgumentError(`unknown argument ${JSON.stringify(args[i])} (${USAGE})`);
+    }
+    const text = inline ?? args[++i];
     const { min, max } = LIMITS[name];
-    const value = /^\d+$/.test(text) ? Number(text) : NaN;
+    const value = text !== undefined && /^\d+$/.test(text) ? Number(text) : NaN;
     if (!(value >= min && value <= max)) {
-      throw new ArgumentError(`--${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+      throw new ArgumentError(`--${name} must be an integer from ${min} to ${max}, got ${text === undefined ? 'nothing' : JSON.stringify(text)}`);
     }
     options[name] = value;
   }

@@ -13,7 +13,7 @@ export class SmartMeterFactory extends FixtureFactory<ISmartMeter> {
     return {
       meterId: `MTR-${randomDigits(faker, 10, 36).toUpperCase()}`,
       user: userId,
-      location: `Jl. ${faker.person.lastName()} No. ${faker.number.int({ min: 1, max: 250 })}, ${faker.helpers.arrayElement(CITIES)}`,
+      location: `Jl. ${faker.helpers.arrayElement(this.fixtures.names.last)} No. ${faker.number.int({ min: 1, max: 250 })}, ${faker.helpers.arrayElement(CITIES)}`,
       status: faker.helpers.weightedArrayElement(METER_STATUS_WEIGHTS),
       capacityKw: decimal(faker.number.int({ min: 1_300, max: 10_000 }), 3), // 1.3 to 10 kWp
       createdAt: joinedAt,

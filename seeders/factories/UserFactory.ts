@@ -13,8 +13,8 @@ export class UserFactory extends FixtureFactory<IUser> {
   row(index: number): EntityData<IUser> {
     const { userId, joinedAt } = this.fixtures.household(index);
     const faker = this.fixtures.fakerFor(FixtureStream.users, index);
-    const firstName = faker.person.firstName();
-    const lastName = faker.person.lastName();
+    const firstName = faker.helpers.arrayElement(this.fixtures.names.first);
+    const lastName = faker.helpers.arrayElement(this.fixtures.names.last);
     const domain = faker.helpers.arrayElement(EXAMPLE_DOMAINS);
     const demo = index === 0;
     return {

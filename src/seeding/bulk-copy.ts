@@ -45,16 +45,32 @@ export class BulkCopy<T extends object> {
     this.#presentSql = `select ${this.#key.map(column => `${quote(column.name)}::text as "${column.property}"`).join(', ')} from ${table} where ${quote(first.name)} = any($1::${firstType}[])`;
   }
 
-  /** Writes the rows of `rows` that are not in the table yet; returns how many that was. */
-  async write(client: PoolClient, rows: Array<EntityData<T>>): Promise<number> {
-    const keyOf = (row: Record<string, unknown>) => this.#key.map(column => column.toText(row[column.property])).join('\t');
-    const candidates = rows.map(row => this.#key[0].toText((row as Record<string, unknown>)[this.#key[0].property]));
-    const present = await client.query<Record<string, unknown>>(this.#presentSql, [candidates]);
-    const presentKeys = new Set(present.rows.map(keyOf));
-    const fresh = presentKeys.size === 0 ? rows : rows.filter(row => !presentKeys.has(keyOf(row as Record<string, unknown>)));
-    if (fresh.length === 0) return 0;
-    await pipeline(Readable.from([this.copyText(fresh)]), client.query(copyFrom(this.#copySql)));
-    return fresh.length;
+  /** A row's key as text: its key columns, tab-separated. */
+  keyOf(row: EntityData<T>): string {
+    return this.#key.map(column => column.toText((row as Record<string, unknown>)[column.property])).join('\t');
+  }
+
+  /**
+   * Writes the rows of `rows` that are not in the table yet. Only the rows `mayExist` accepts are
+   * looked up (all by default); a row it wrongly rejects makes the COPY fail on the unique key,
+   * it is never skipped silently. Returns how many rows were new, and the ones already there.
+   */
+  async write(client: PoolClient, rows: Array<EntityData<T>>, mayExist?: (row: EntityData<T>) => boolean): Promise<{ inserted: number; present: Array<EntityData<T>> }> {
+    const candidates = mayExist ? rows.filter(mayExist) : rows;
+    let present: Array<EntityData<T>> = [];
+    let fresh = rows;
+    if (candidates.length > 0) {
+      const [first] = this.#key;
+      const lookup = candidates.map(row => first.toText((row as Record<string, unknown>)[first.property]));
+      const found = await client.query<Record<string, unknown>>(this.#presentSql, [lookup]);
+      if (found.rows.length > 0) {
+        const presentKeys = new Set(found.rows.map(row => this.keyOf(row as EntityData<T>)));
+        present = rows.filter(row => presentKeys.has(this.keyOf(row)));
+        fresh = rows.filter(row => !presentKeys.has(this.keyOf(row)));
+      }
+    }
+    if (fresh.length > 0) await pipeline(Readable.from([this.copyText(fresh)]), client.query(copyFrom(this.#copySql)));
+    return { inserted: fresh.length, present };
   }
 
   /** `rows` in COPY's text format: tab-separated, one line each, `\N` for NULL. */

@@ -35,6 +35,11 @@ export class FixtureSet {
   /** bcrypt hash of FIXTURE_PASSWORD shared by every user of the set: see `fixturePasswordHash`. */
   readonly passwordHash: string;
   readonly faker: Faker;
+  /**
+   * faker's own name lists. `faker.person.lastName()` expands a name-pattern template on every
+   * call (~3 µs); picking from the list with the same seeded faker costs a tenth of that.
+   */
+  readonly names: { readonly first: readonly string[]; readonly last: readonly string[] };
   readonly #identityRandom = createFastRandomizer();
   #lastIdentity: { index: number; identity: HouseholdIdentity } | undefined;
 
@@ -42,6 +47,8 @@ export class FixtureSet {
     this.seed = seed;
     this.passwordHash = passwordHash;
     this.faker = new Faker({ locale: [en], randomizer: createFastRandomizer() });
+    const { first_name: first, last_name: last } = this.faker.definitions.person;
+    this.names = { first: nameList(first), last: nameList(last) };
   }
 
   /** The faker, positioned at the start of row `index` of `stream`. */
@@ -68,6 +75,11 @@ export class FixtureSet {
 }
 
 const TOKEN_ALPHABET = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+function nameList(names: string[] | { generic?: string[]; female?: string[]; male?: string[] } | undefined): readonly string[] {
+  if (Array.isArray(names)) return names;
+  return names?.generic ?? [...(names?.female ?? []), ...(names?.male ?? [])];
+}
 
 /**
  * The bcrypt hash of FIXTURE_PASSWORD for `seed`, computed once per run (~250 ms at cost 12) and

@@ -98,8 +98,8 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
   const fixtures = new FixtureSet(options.seed, fixturePasswordHash(options.seed));
   const households = [
     table(em, User, new UserFactory(em, fixtures)),
-    table(em, Wallet, new WalletFactory(em, fixtures)),
-    table(em, SmartMeter, new SmartMeterFactory(em, fixtures)),
+    { ...table(em, Wallet, new WalletFactory(em, fixtures)), ownedThrough: 'user' },
+    { ...table(em, SmartMeter, new SmartMeterFactory(em, fixtures)), ownedThrough: 'user' },
   ];
   const trading: Array<FixtureTable<any>> = [];
   if (options.trades > 0) {
@@ -172,6 +172,14 @@ async function assertMigrated(connection: PostgreSqlConnection, tables: string[]
 interface FixtureTable<T extends object> {
   factory: FixtureFactory<T>;
   writer: BulkCopy<T>;
+  /**
+   * The property through which each row belongs to a row of the batch's first table (a wallet
+   * to its user). Such a row cannot be in the table unless its owner was (its foreign key needs
+   * the owner), so only the rows of owners already present are looked up: on a first run, a
+   * third of the lookups. A random key that collided with another household's row would fail
+   * the COPY loudly, never be skipped.
+   */
+  ownedThrough?: string;
 }
 
 function table<T extends object>(em: EntityManager, entity: EntityName<T>, factory: FixtureFactory<T>, key?: Array<EntityKey<T>>): FixtureTable<T> {
@@ -194,19 +202,24 @@ async function writeInBatches(
   let inFlight: Promise<void> | undefined;
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(count, start + batchSize);
-    const batch: Array<Array<EntityData<object>>> = [];
-    for (const { factory } of tables) {
-      const rows: Array<EntityData<object>> = [];
-      for (let index = start; index < end; index++) {
-        rows.push(factory.row(index));
-        // lets the write of the previous batch go on as soon as PostgreSQL answers
-        if (index % YIELD_EVERY_ROWS === 0) await new Promise(setImmediate);
-      }
-      batch.push(rows);
+    const batch = tables.map((): Array<EntityData<object>> => []);
+    for (let index = start; index < end; index++) {
+      // household by household: its user, wallet and meter share one identity computation
+      for (const [i, { factory }] of tables.entries()) batch[i].push(factory.row(index));
+      // lets the write of the previous batch go on as soon as PostgreSQL answers
+      if (index % YIELD_EVERY_ROWS === 0) await new Promise(setImmediate);
     }
     await inFlight;
     inFlight = (async () => {
-      for (const [i, { writer }] of tables.entries()) inserted += await writer.write(client, batch[i]);
+      // one table after the other: wallets and meters need their users
+      let presentOwners: Set<string> | undefined;
+      for (const [i, { writer, ownedThrough }] of tables.entries()) {
+        const owners = presentOwners;
+        const mayExist = ownedThrough && owners ? (row: Record<string, unknown>) => owners.has(String(row[ownedThrough])) : undefined;
+        const written = await writer.write(client, batch[i], mayExist);
+        inserted += written.inserted;
+        if (i === 0) presentOwners = new Set(written.present.map(row => writer.keyOf(row)));
+      }
       advance((end - start) * tables.length);
     })();
     // awaited on the next turn of the loop; an early failure must not count as unhandled meanwhile

@@ -21,10 +21,10 @@ describe('BulkCopy', () => {
     await db.drop();
   });
 
-  async function write<T extends object>(copy: BulkCopy<T>, rows: Array<EntityData<T>>): Promise<number> {
+  async function write<T extends object>(copy: BulkCopy<T>, rows: Array<EntityData<T>>, mayExist?: (row: EntityData<T>) => boolean): Promise<number> {
     const client = await (await orm.em.getConnection().getNativeClient()).connect();
     try {
-      return await copy.write(client, rows);
+      return (await copy.write(client, rows, mayExist)).inserted;
     } finally {
       client.release();
     }
@@ -47,5 +47,13 @@ describe('BulkCopy', () => {
     expect(await write(users, [tricky, other])).toBe(1);
     expect(await write(users, [tricky, other])).toBe(0);
     expect((await db.query('select user_id from "user" order by user_id')).map(row => row.user_id)).toEqual(['user_other', 'user_tricky']);
+  });
+
+  it('a row wrongly said to be new fails the COPY on its key instead of being skipped', async () => {
+    const users = new BulkCopy(orm.em.getMetadata(User), orm.em.getPlatform());
+    const joined = new Date('2024-11-02T00:00:00Z');
+    const row = { userId: 'user_twice', name: 'Twice', email: 'twice@example.com', passwordHash: 'x', createdAt: joined, updatedAt: joined };
+    expect(await write(users, [row], () => false)).toBe(1);
+    await expect(write(users, [row], () => false)).rejects.toThrow('duplicate key value violates unique constraint "user_pkey"');
   });
 });

@@ -92,6 +92,14 @@ describe('the default fixture set', () => {
     expect(published).toEqual([{ users: 5, wallets: 5, meters: 5, seed: 1 }]);
   });
 
+  it('households that lost their wallet or meter get it back, and nothing else changes', async () => {
+    const before = await dumpTables(db, TABLES);
+    await db.query(`delete from wallet where user_id <> 'user_demo'`);
+    await db.query(`delete from smart_meter where user_id = 'user_demo'`);
+    await expect(seed(orm)).resolves.toMatchObject({ inserted: 5 });
+    expect(await dumpTables(db, TABLES)).toEqual(before);
+  });
+
   it('a second run changes nothing', async () => {
     const before = await dumpTables(db, TABLES);
     const summary = await seed(orm);

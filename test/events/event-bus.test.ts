@@ -16,15 +16,12 @@ describe('EventBus', () => {
     expect(seen).toEqual(['slow 5', 'fast 1']);
   });
 
-  it('stops delivering after off() or the unsubscribe returned by on()', async () => {
+  it('stops delivering after off()', async () => {
     const bus = new EventBus();
     let calls = 0;
     const listener = () => void calls++;
-    const unsubscribe = bus.on('seed.completed', listener);
-    await bus.emit('seed.completed', payload);
-    unsubscribe();
-    await bus.emit('seed.completed', payload);
     bus.on('seed.completed', listener);
+    await bus.emit('seed.completed', payload);
     bus.off('seed.completed', listener);
     await bus.emit('seed.completed', payload);
     expect(calls).toBe(1);

@@ -139,7 +139,7 @@ function copyData(users: number): Array<{ sql: string; text: string[] }> {
   for (let i = 0; i < users; i++) {
     const joined = new Date(Date.UTC(2024, 10, 2) + i * 60_000).toISOString();
     const userId = `user_${Date.parse(joined)}_${hex(8)}`;
-    tables.user.text.push(`${userId}\tUser Number ${i}\tuser.number.${i}.${hex(8)}@example.com\t${hash}\t${joined}\t${joined}\n`);
+    tables.user.text.push(`${userId}\tUser Number ${i}\t${hex(8)}.user${i}@example.com\t${hash}\t${joined}\t${joined}\n`);
     tables.wallet.text.push(`0x${hex(40)}\t${userId}\tMain wallet\t${(i % 500) + 0.123456}\t${(i % 50_000) * 100 + 0.25}\tt\t${joined}\t${joined}\n`);
     tables.meter.text.push(`MTR-${hex(10).toUpperCase()}\t${userId}\tJl. Sudirman No. ${i % 250}, Jakarta\tACTIVE\t${(i % 9) + 1.3}\t${joined}\t${joined}\n`);
   }

@@ -1,4 +1,4 @@
-import { CliMigrator } from './src/cli/errors.ts';
+import { CliMigrator, CliSeedManager } from './src/cli/errors.ts';
 import { loadConfigOrExit } from './src/config.ts';
 import { createOrmConfig } from './src/db/orm-config.ts';
 
@@ -6,5 +6,5 @@ export { createOrmConfig };
 
 /** For `npx mikro-orm`: reads the environment when the CLI asks for its configuration. */
 export default function cliConfig() {
-  return createOrmConfig(loadConfigOrExit(), {}, CliMigrator);
+  return createOrmConfig(loadConfigOrExit(), {}, CliMigrator, CliSeedManager);
 }

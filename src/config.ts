@@ -9,6 +9,13 @@ export class ConfigError extends Error {
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const NODE_ENVS = ['development', 'production', 'test'] as const;
 
+/** The fixture seed used when SEED is not set: the same data on every machine. */
+export const DEFAULT_SEED = 1;
+/** Largest SEED: faker's generator takes a 32-bit seed. */
+export const MAX_SEED = 2 ** 32 - 1;
+/** Largest SEED_USERS / SEED_TRADES: a load-test data set, not a typo with extra zeros. */
+export const MAX_SEED_ROWS = 10_000_000;
+
 const schema = {
   type: 'object',
   properties: {
@@ -32,6 +39,10 @@ const schema = {
     BCRYPT_ROUNDS: { type: 'integer', minimum: 4, maximum: 15 },
     CACHE_PREFIX: { type: 'string', maxLength: 100, default: 'enerlink' },
     CACHE_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 604800, default: 300 },
+    SEED: { type: 'integer', minimum: 0, maximum: MAX_SEED, default: DEFAULT_SEED },
+    SEED_USERS: { type: 'integer', minimum: 1, maximum: MAX_SEED_ROWS, default: 5 },
+    SEED_TRADES: { type: 'integer', minimum: 0, maximum: MAX_SEED_ROWS, default: 0 },
+    SEED_ALLOW_PRODUCTION: { type: 'string', enum: ['0', '1'], default: '0' },
   },
 } as const;
 
@@ -74,6 +85,20 @@ export interface AppConfig {
   readonly cachePrefix: string;
   /** Lifetime of every cache entry. */
   readonly cacheTtlSeconds: number;
+  /** What the fixture seeder builds (`npm run seed`, `npx mikro-orm seeder:run`, `npm run db:reset`). */
+  readonly seeding: SeedingConfig;
+}
+
+/** The fixture data set: SEED, SEED_USERS, SEED_TRADES and SEED_ALLOW_PRODUCTION. */
+export interface SeedingConfig {
+  /** The same seed gives the same rows, byte for byte. */
+  readonly seed: number;
+  /** Users to build, each with one wallet and one smart meter. */
+  readonly users: number;
+  /** Market trades between fixture users, each with its buyer's and seller's transaction log. */
+  readonly trades: number;
+  /** SEED_ALLOW_PRODUCTION=1: seeding a production database is allowed (with a loud warning). */
+  readonly allowProduction: boolean;
 }
 
 interface RawEnv {
@@ -96,6 +121,10 @@ interface RawEnv {
   BCRYPT_ROUNDS?: number;
   CACHE_PREFIX: string;
   CACHE_TTL_SECONDS: number;
+  SEED: number;
+  SEED_USERS: number;
+  SEED_TRADES: number;
+  SEED_ALLOW_PRODUCTION: '0' | '1';
 }
 
 /**
@@ -142,6 +171,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bcryptRounds: raw.BCRYPT_ROUNDS ?? (raw.NODE_ENV === 'test' ? 4 : 10),
     cachePrefix: raw.CACHE_PREFIX,
     cacheTtlSeconds: raw.CACHE_TTL_SECONDS,
+    seeding: Object.freeze({
+      seed: raw.SEED,
+      users: raw.SEED_USERS,
+      trades: raw.SEED_TRADES,
+      allowProduction: raw.SEED_ALLOW_PRODUCTION === '1',
+    }),
   });
 }
 

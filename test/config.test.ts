@@ -16,7 +16,13 @@ describe('loadConfig', () => {
       logLevel: 'info',
       cachePrefix: 'enerlink',
       cacheTtlSeconds: 300,
+      seeding: { seed: 1, users: 5, trades: 0, allowProduction: false },
     });
+  });
+
+  it('reads the fixture settings', () => {
+    const config = loadConfig({ SEED: '7', SEED_USERS: '100000', SEED_TRADES: '2000', SEED_ALLOW_PRODUCTION: '1' });
+    expect(config.seeding).toEqual({ seed: 7, users: 100_000, trades: 2000, allowProduction: true });
   });
 
   it('listens on every interface in production unless HOST says otherwise', () => {
@@ -52,6 +58,11 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x/y' }, 'Invalid environment variable DATABASE_URL: expected a postgres:// URL, got "mysql://x/y"'],
     [{ DATABASE_URL: 'postgres://127.0.0.1:5432' }, 'Invalid environment variable DATABASE_URL: the URL must name a database (postgres://host:5432/enerlink), got "postgres://127.0.0.1:5432"'],
     [{ DATABASE_URL: 'not a url' }, 'Invalid environment variable DATABASE_URL: not a URL, got "not a url"'],
+    [{ SEED: '-1' }, 'Invalid environment variable SEED: must be >= 0, got "-1"'],
+    [{ SEED_USERS: '0' }, 'Invalid environment variable SEED_USERS: must be >= 1, got "0"'],
+    [{ SEED_USERS: 'many' }, 'Invalid environment variable SEED_USERS: must be integer, got "many"'],
+    [{ SEED_TRADES: '1.5' }, 'Invalid environment variable SEED_TRADES: must be integer, got "1.5"'],
+    [{ SEED_ALLOW_PRODUCTION: 'yes' }, 'Invalid environment variable SEED_ALLOW_PRODUCTION: must be equal to one of the allowed values (one of 0, 1), got "yes"'],
     [{ REDIS_URL: 'localhost:6379' }, 'Invalid environment variable REDIS_URL: expected a redis:// or rediss:// URL, got "localhost:6379"'],
     [{ NODE_ENV: 'production' }, 'Invalid environment variable JWT_SECRET: required when NODE_ENV=production'],
     [{ JWT_TTL_SECONDS: '10' }, 'Invalid environment variable JWT_TTL_SECONDS: must be >= 60, got "10"'],

@@ -1,8 +1,11 @@
-// npm run db:reset: drops every table of the database's schema, then migrates to the latest
-// version. Refused in production.
+// npm run db:reset: drops every table of the database's schema, migrates to the latest version,
+// then seeds the fixture set (SEED, SEED_USERS, SEED_TRADES). Refused in production.
+import { DatabaseSeeder } from '../../seeders/DatabaseSeeder.ts';
 import { loadConfigOrExit } from '../config.ts';
 import { createOrm, migratorOf } from '../db/orm.ts';
 import { withCacheAnnouncements } from './cache-announcements.ts';
+import { consoleReporter } from '../seeding/seed-report.ts';
+import { seedOptionsOf } from '../seeding/seed-service.ts';
 import { exitOnFailure } from './errors.ts';
 
 const config = loadConfigOrExit();
@@ -25,6 +28,7 @@ await exitOnFailure(async () => {
     console.log(`Dropped ${tables.length} table(s) from ${config.databaseName}`);
     const applied = await withCacheAnnouncements(migratorOf(orm), (sql, params) => connection.execute(sql, params), config, () => migratorOf(orm).up());
     console.log(`Applied ${applied.length} migration(s): ${applied.map(m => m.name).join(', ')}`);
+    await orm.seeder.seed(DatabaseSeeder.with(seedOptionsOf(config), { reporter: consoleReporter() }));
   } finally {
     await orm.close();
   }

@@ -1,4 +1,5 @@
-import type { MigrateOptions } from '@mikro-orm/core';
+import type { MigrateOptions, MikroORM } from '@mikro-orm/core';
+import { SeedManager as BaseSeedManager } from '@mikro-orm/seeder';
 import { loadConfigOrExit } from '../config.ts';
 import { EnerlinkMigrator, type DownOptions } from '../schema/enerlink-migrator.ts';
 import { withCacheAnnouncements } from './cache-announcements.ts';
@@ -64,3 +65,17 @@ export class CliMigrator extends EnerlinkMigrator {
     return exitOnFailure(() => super.create(path, blank, initial, name));
   }
 }
+
+/**
+ * SeedManager for `npx mikro-orm seeder:run`: a refusal or failure is one readable line. Named
+ * SeedManager, as CliMigrator is named Migrator, so MikroORM does not register its own over it.
+ */
+export const CliSeedManager = class SeedManager extends BaseSeedManager {
+  static override register(orm: MikroORM): void {
+    orm.config.registerExtension('@mikro-orm/seeder', () => new CliSeedManager(orm.em));
+  }
+
+  override seedString(...classNames: string[]) {
+    return exitOnFailure(() => super.seedString(...classNames));
+  }
+};

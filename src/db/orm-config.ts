@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import type { MikroORM } from '@mikro-orm/core';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
 import type { AppConfig } from '../config.ts';
@@ -26,6 +27,7 @@ export function createOrmConfig(
   config: AppConfig,
   overrides: Partial<Options> = {},
   Migrator: typeof EnerlinkMigrator = EnerlinkMigrator,
+  Seeder: { register(orm: MikroORM): void } = SeedManager,
 ): Options {
   const { migrations, ...rest } = overrides;
   return defineConfig({
@@ -33,7 +35,7 @@ export function createOrmConfig(
     entities,
     baseDir: projectRoot,
     preferTs: true,
-    extensions: [migratorExtension(migrationSettings(config), Migrator), SeedManager],
+    extensions: [migratorExtension(migrationSettings(config), Migrator), Seeder],
     // the migration run log has no entity (the migrator creates it); migration:check must not drop it
     schemaGenerator: { skipTables: [MIGRATION_RUNS_TABLE] },
     // A missing database is created on first start (MikroORM `ensureDatabase`), as a

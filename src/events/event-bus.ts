@@ -63,3 +63,6 @@ export class EventBus {
     return this.#listeners.get(event)?.size ?? 0;
   }
 }
+
+/** The process-wide bus, for publishers that are not handed one (e.g. `npx mikro-orm seeder:run`). */
+export const eventBus = new EventBus();

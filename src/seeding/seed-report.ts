@@ -1,0 +1,67 @@
+import type { SeedReporter, SeedSummary } from './seed-service.ts';
+
+interface Output {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
+const BAR_WIDTH = 30;
+
+/**
+ * Reports a seed run on a terminal: warnings and progress on stderr (a redrawn bar on a TTY, a
+ * plain line every 10% otherwise, e.g. in CI logs), the summary and the demo login on stdout.
+ */
+export function consoleReporter(out: Output = process.stdout, err: Output = process.stderr): SeedReporter {
+  const started = performance.now();
+  let lastDecile = 0;
+  return {
+    warn(message) {
+      const rule = '!'.repeat(78);
+      err.write(`${rule}\nenerlink: WARNING: ${message}\n${rule}\n`);
+    },
+    progress(rowsDone, rowsTotal) {
+      const share = rowsTotal === 0 ? 1 : rowsDone / rowsTotal;
+      const rate = rowsDone / ((performance.now() - started) / 1000);
+      if (err.isTTY) {
+        const filled = Math.round(share * BAR_WIDTH);
+        err.write(
+          `\rseeding [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${percent(share)} ` +
+            `${count(rowsDone)}/${count(rowsTotal)} rows, ${count(rate)} rows/s${rowsDone >= rowsTotal ? '\n' : ''}`,
+        );
+        return;
+      }
+      const decile = Math.floor(share * 10);
+      // a run done in one step needs no progress line: the summary follows at once
+      if (decile > lastDecile && rowsDone < rowsTotal) {
+        err.write(`seeding: ${count(rowsDone)}/${count(rowsTotal)} rows (${percent(share)}), ${count(rate)} rows/s\n`);
+      }
+      lastDecile = decile;
+    },
+    completed(summary) {
+      out.write(`${describeSummary(summary)}\n`);
+      out.write(`Demo login: ${summary.demo.email} / ${summary.demo.password}\n`);
+    },
+  };
+}
+
+/** One line: what the fixture set holds, how much was new, and the pace. */
+export function describeSummary(summary: SeedSummary): string {
+  const tables = [
+    `${count(summary.users)} users`,
+    `${count(summary.wallets)} wallets`,
+    `${count(summary.meters)} smart meters`,
+    ...(summary.trades > 0 ? [`${count(summary.trades)} trades`, `${count(summary.transactionLogs)} transaction logs`] : []),
+  ];
+  return (
+    `Seeded ${tables.join(', ')} (seed ${summary.seed}): ${count(summary.rows)} rows, ${count(summary.inserted)} new, ` +
+    `in ${(summary.durationMs / 1000).toFixed(1)} s (${count(summary.rowsPerSecond)} rows/s)`
+  );
+}
+
+function count(value: number): string {
+  return Math.round(value).toLocaleString('en');
+}
+
+function percent(share: number): string {
+  return `${Math.floor(share * 100)}%`.padStart(4);
+}

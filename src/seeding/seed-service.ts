@@ -1,0 +1,230 @@
+import { performance } from 'node:perf_hooks';
+import type { EntityData, EntityKey, EntityManager, EntityName } from '@mikro-orm/core';
+import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
+import type { PoolClient } from 'pg';
+import type { AppConfig, SeedingConfig } from '../config.ts';
+import { eventBus as defaultEventBus, type EventBus } from '../events/event-bus.ts';
+import { TransactionLog } from '../ledger/transaction-log.entity.ts';
+import { SmartMeter } from '../meters/smart-meter.entity.ts';
+import { MarketTrade } from '../trading/market-trade.entity.ts';
+import { User } from '../users/user.entity.ts';
+import { Wallet } from '../wallets/wallet.entity.ts';
+import type { FixtureFactory } from '../../seeders/factories/fixture-factory.ts';
+import { MarketTradeFactory } from '../../seeders/factories/MarketTradeFactory.ts';
+import { SmartMeterFactory } from '../../seeders/factories/SmartMeterFactory.ts';
+import { TransactionLogFactory } from '../../seeders/factories/TransactionLogFactory.ts';
+import { UserFactory } from '../../seeders/factories/UserFactory.ts';
+import { WalletFactory } from '../../seeders/factories/WalletFactory.ts';
+import { BulkCopy } from './bulk-copy.ts';
+import { DEMO_LOGIN, FixtureSet, fixturePasswordHash } from './fixture-set.ts';
+
+/** What to seed, and whether the database is a production one. */
+export interface SeedOptions extends SeedingConfig {
+  isProduction: boolean;
+}
+
+/** The seed options the environment asks for. */
+export function seedOptionsOf(config: AppConfig): SeedOptions {
+  return { ...config.seeding, isProduction: config.isProduction };
+}
+
+/** Seeding a production database without SEED_ALLOW_PRODUCTION=1; nothing was written. */
+export class SeedRefusedError extends Error {
+  override name = 'SeedRefusedError';
+}
+
+/** Where a seed run tells a person what it does; every method may be left silent. */
+export interface SeedReporter {
+  warn(message: string): void;
+  progress(rowsDone: number, rowsTotal: number): void;
+  completed(summary: SeedSummary): void;
+}
+
+/** The fixture set after a run: its sizes (all present now), how many rows were new, and the pace. */
+export interface SeedSummary {
+  seed: number;
+  users: number;
+  wallets: number;
+  meters: number;
+  trades: number;
+  transactionLogs: number;
+  /** Every fixture row of the set. */
+  rows: number;
+  /** Rows this run inserted; 0 when the set was already there. */
+  inserted: number;
+  durationMs: number;
+  rowsPerSecond: number;
+  demo: { email: string; password: string };
+}
+
+export interface SeedContext {
+  /** Where `seed.completed` is published; the process-wide bus by default. */
+  events?: EventBus;
+  reporter?: SeedReporter;
+  /** Households (or trades) per COPY. */
+  batchSize?: number;
+}
+
+const DEFAULT_BATCH_SIZE = 5_000;
+const SEED_LOCK_KEY = 'enerlink.seed';
+const YIELD_EVERY_ROWS = 500;
+const silent: SeedReporter = { warn() {}, progress() {}, completed() {} };
+
+/**
+ * Builds the fixture set of `options` (users, each with one wallet and one smart meter, and
+ * optionally trades with their ledger rows) into the database of `em`, then publishes
+ * `seed.completed`. Idempotent: rows already present are skipped, other data is left alone. One
+ * transaction on a connection of the ORM's pool; rows are generated a batch at a time and copied
+ * in with one COPY per table and batch, so memory does not grow with the count.
+ */
+export async function runSeed(em: EntityManager, options: SeedOptions, context: SeedContext = {}): Promise<SeedSummary> {
+  const { events = defaultEventBus, reporter = silent, batchSize = DEFAULT_BATCH_SIZE } = context;
+  if (options.isProduction && !options.allowProduction) {
+    throw new SeedRefusedError(
+      'seeding is refused with NODE_ENV=production: it writes users whose password is "password"; set SEED_ALLOW_PRODUCTION=1 to seed anyway',
+    );
+  }
+  if (options.trades > 0 && options.users < 2) {
+    throw new RangeError(`trades need at least 2 users, got ${options.users}`);
+  }
+  if (options.isProduction) {
+    reporter.warn(
+      `seeding a PRODUCTION database (SEED_ALLOW_PRODUCTION=1): ${options.users.toLocaleString('en')} fixture users ` +
+        `whose password is "password", including ${DEMO_LOGIN.email}`,
+    );
+  }
+
+  const started = performance.now();
+  const fixtures = new FixtureSet(options.seed, fixturePasswordHash(options.seed));
+  const households = [
+    table(em, User, new UserFactory(em, fixtures)),
+    { ...table(em, Wallet, new WalletFactory(em, fixtures)), ownedThrough: 'user' },
+    { ...table(em, SmartMeter, new SmartMeterFactory(em, fixtures)), ownedThrough: 'user' },
+  ];
+  const trading: Array<FixtureTable<any>> = [];
+  if (options.trades > 0) {
+    const tradeFactory = new MarketTradeFactory(em, fixtures, options.users);
+    // generated primary keys: a trade is known by its tx hash, a ledger row by tx hash and user
+    trading.push(table(em, MarketTrade, tradeFactory, ['txHash']));
+    trading.push(table(em, TransactionLog, new TransactionLogFactory(em, fixtures, tradeFactory), ['txHash', 'user']));
+  }
+  const rowsTotal = options.users * 3 + options.trades * 3;
+  let rowsDone = 0;
+  const advance = (rows: number) => reporter.progress((rowsDone += rows), rowsTotal);
+
+  const connection = em.getConnection() as PostgreSqlConnection;
+  // Through the ORM first: Kysely adopts the pg pool on its first query, and only a pool it
+  // adopted is ended by orm.close(); a process that only borrowed it would hang until idle timeout.
+  await assertMigrated(connection, [...households, ...trading].map(({ writer }) => writer.tableName));
+  const pool = await connection.getNativeClient();
+  const client = await pool.connect();
+  let inserted = 0;
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    // a second seeder running at the same time waits instead of racing for the same rows
+    await client.query('select pg_advisory_xact_lock(hashtext($1))', [SEED_LOCK_KEY]);
+    inserted += await writeInBatches(client, households, options.users, batchSize, advance);
+    if (trading.length > 0) {
+      const [trades, logs] = trading;
+      inserted += await writeInBatches(client, [trades], options.trades, batchSize, advance);
+      inserted += await writeInBatches(client, [logs], options.trades * 2, batchSize * 2, advance);
+    }
+    await client.query('commit');
+  } catch (error) {
+    // a connection that cannot even roll back goes back to the pool destroyed
+    await client.query('rollback').catch(rollbackError => void (broken = rollbackError));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+
+  const durationMs = performance.now() - started;
+  const summary: SeedSummary = {
+    seed: options.seed,
+    users: options.users,
+    wallets: options.users,
+    meters: options.users,
+    trades: options.trades,
+    transactionLogs: options.trades * 2,
+    rows: rowsTotal,
+    inserted,
+    durationMs,
+    rowsPerSecond: rowsTotal / (durationMs / 1000),
+    demo: { email: DEMO_LOGIN.email, password: DEMO_LOGIN.password },
+  };
+  await events.emit('seed.completed', { users: summary.users, wallets: summary.wallets, meters: summary.meters, seed: summary.seed });
+  reporter.completed(summary);
+  return summary;
+}
+
+/** Fails with a hint when the database has not been migrated (a fresh database, a typo in DATABASE_URL). */
+async function assertMigrated(connection: PostgreSqlConnection, tables: string[]): Promise<void> {
+  const [{ missing }] = await connection.execute<Array<{ missing: string[] | null }>>(
+    'select array_agg(name order by name) as missing from unnest(?::text[]) as name where to_regclass(quote_ident(name)) is null',
+    [`{${tables.join(',')}}`],
+  );
+  if (missing?.length) {
+    throw new Error(`the database is not migrated (no table ${missing.join(', ')}): run npm run migration:up first`);
+  }
+}
+
+interface FixtureTable<T extends object> {
+  factory: FixtureFactory<T>;
+  writer: BulkCopy<T>;
+  /**
+   * The property through which each row belongs to a row of the batch's first table (a wallet
+   * to its user). Such a row cannot be in the table unless its owner was (its foreign key needs
+   * the owner), so only the rows of owners already present are looked up: on a first run, a
+   * third of the lookups. A random key that collided with another household's row would fail
+   * the COPY loudly, never be skipped.
+   */
+  ownedThrough?: string;
+}
+
+function table<T extends object>(em: EntityManager, entity: EntityName<T>, factory: FixtureFactory<T>, key?: Array<EntityKey<T>>): FixtureTable<T> {
+  return { factory, writer: new BulkCopy(em.getMetadata(entity), em.getPlatform(), key) };
+}
+
+/**
+ * Writes rows 0 .. count - 1 of each table, batch by batch and table by table (so foreign keys
+ * are satisfied), building the next batch while PostgreSQL copies the current one. Returns how
+ * many rows were new.
+ */
+async function writeInBatches(
+  client: PoolClient,
+  tables: Array<FixtureTable<any>>,
+  count: number,
+  batchSize: number,
+  advance: (rows: number) => void,
+): Promise<number> {
+  let inserted = 0;
+  let inFlight: Promise<void> | undefined;
+  for (let start = 0; start < count; start += batchSize) {
+    const end = Math.min(count, start + batchSize);
+    const batch = tables.map((): Array<EntityData<object>> => []);
+    for (let index = start; index < end; index++) {
+      // household by household: its user, wallet and meter share one identity computation
+      for (const [i, { factory }] of tables.entries()) batch[i].push(factory.row(index));
+      // lets the write of the previous batch go on as soon as PostgreSQL answers
+      if (index % YIELD_EVERY_ROWS === 0) await new Promise(setImmediate);
+    }
+    await inFlight;
+    inFlight = (async () => {
+      // one table after the other: wallets and meters need their users
+      let presentOwners: Set<string> | undefined;
+      for (const [i, { writer, ownedThrough }] of tables.entries()) {
+        const owners = presentOwners;
+        const mayExist = ownedThrough && owners ? (row: Record<string, unknown>) => owners.has(String(row[ownedThrough])) : undefined;
+        const written = await writer.write(client, batch[i], mayExist);
+        inserted += written.inserted;
+        if (i === 0) presentOwners = new Set(written.present.map(row => writer.keyOf(row)));
+      }
+      advance((end - start) * tables.length);
+    })();
+    // awaited on the next turn of the loop; an early failure must not count as unhandled meanwhile
+    inFlight.catch(() => {});
+  }
+  await inFlight;
+  return inserted;
+}

@@ -1,0 +1,108 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migratorOf } from '../../src/db/orm.ts';
+import { DEMO_LOGIN } from '../../src/seeding/fixture-set.ts';
+import { createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
+
+const run = promisify(execFile);
+const root = new URL('../..', import.meta.url).pathname;
+const mikroOrmCli = new URL('../../node_modules/@mikro-orm/cli/cli.js', import.meta.url).pathname;
+
+/** Runs a command-line entry point as an operator would, against `env`. */
+async function command(args: string[], env: Record<string, string>) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, args, { cwd: root, env: { ...process.env, ...env, FORCE_COLOR: '0' } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr };
+  }
+}
+
+const seederRun = (env: Record<string, string>) => command([mikroOrmCli, 'seeder:run'], env);
+const npmRunSeed = (args: string[], env: Record<string, string>) => command(['src/cli/seed.ts', ...args], env);
+
+describe('seeding from the command line', () => {
+  let db: TestDatabase;
+  let env: Record<string, string>;
+  const userCount = async () => (await db.query('select count(*)::int as n from "user"'))[0].n;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('seed_cli');
+    const orm = await createTestOrm(db);
+    await migratorOf(orm).up();
+    await orm.close();
+    // production also requires a JWT secret; the seeding guard is what these tests are about
+    env = { DATABASE_URL: db.url, NODE_ENV: 'development', JWT_SECRET: 'seed-cli-test-secret-of-32-characters' };
+  });
+  afterAll(() => db.drop());
+
+  it('npx mikro-orm seeder:run refuses production in one line and writes nothing', async () => {
+    const result = await seederRun({ ...env, NODE_ENV: 'production' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'enerlink: seeding is refused with NODE_ENV=production: it writes users whose password is "password"; set SEED_ALLOW_PRODUCTION=1 to seed anyway',
+    );
+    expect(result.stdout).not.toContain('Options:');
+    expect(await userCount()).toBe(0);
+  });
+
+  it('npm run seed refuses production the same way', async () => {
+    const result = await npmRunSeed([], { ...env, NODE_ENV: 'production' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toMatch(/^enerlink: seeding is refused with NODE_ENV=production: .*SEED_ALLOW_PRODUCTION=1/);
+    expect(await userCount()).toBe(0);
+  });
+
+  it('npx mikro-orm seeder:run seeds the default set and prints the demo login', async () => {
+    const result = await seederRun(env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Seeded 5 users, 5 wallets, 5 smart meters (seed 1): 15 rows, 15 new');
+    expect(result.stdout).toContain(`Demo login: ${DEMO_LOGIN.email} / ${DEMO_LOGIN.password}`);
+    expect(result.stdout).toContain('Seeder DatabaseSeeder successfully executed');
+    expect(await userCount()).toBe(5);
+  });
+
+  it('SEED_ALLOW_PRODUCTION=1 seeds production after a loud warning', async () => {
+    const result = await seederRun({ ...env, NODE_ENV: 'production', SEED_ALLOW_PRODUCTION: '1' });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('enerlink: WARNING: seeding a PRODUCTION database (SEED_ALLOW_PRODUCTION=1)');
+    expect(result.stdout).toContain('15 rows, 0 new');
+  });
+
+  it('npm run seed -- --users N adds to the set; SEED_USERS does the same from the environment', async () => {
+    const byOption = await npmRunSeed(['--users', '12'], env);
+    expect(byOption.code).toBe(0);
+    expect(byOption.stdout).toContain('Seeded 12 users');
+    expect(await userCount()).toBe(12);
+    const byEnvironment = await seederRun({ ...env, SEED_USERS: '15' });
+    expect(byEnvironment.stdout).toContain('Seeded 15 users');
+    expect(await userCount()).toBe(15);
+  });
+
+  it.each([
+    [['--users', 'lots'], 'enerlink: --users must be an integer from 1 to 10000000, got "lots"'],
+    [['--trades', '-3'], 'enerlink: --trades must be an integer from 0 to 10000000, got "-3"'],
+    [['--seed'], 'enerlink: --seed must be an integer from 0 to 4294967295, got nothing'],
+    [['--seats', '3'], 'enerlink: unknown argument "--seats" (usage: npm run seed -- [--users N] [--trades N] [--seed N])'],
+  ])('npm run seed %j is one line and exit code 1', async (args, message) => {
+    const result = await npmRunSeed(args, env);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(message);
+  });
+
+  it('a bad SEED_USERS is one line naming it', async () => {
+    const result = await seederRun({ ...env, SEED_USERS: '0' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe('enerlink: Invalid environment variable SEED_USERS: must be >= 1, got "0"');
+  });
+
+  it('npm run db:reset drops everything, migrates and seeds the default set', async () => {
+    const result = await command(['src/cli/db-reset.ts'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Applied 4 migration(s)');
+    expect(result.stdout).toContain(`Demo login: ${DEMO_LOGIN.email} / ${DEMO_LOGIN.password}`);
+    expect(await userCount()).toBe(5);
+  });
+});

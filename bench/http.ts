@@ -1,10 +1,11 @@
 // npm run bench:http: requests per second and p99 latency of GET /users/:userId and POST /trades
 // against a bare Fastify route returning a constant, in the same run, on a seeded database.
 //
-// The seeder (issue 5) is not merged yet, so the dataset is made here with SQL in a temporary
-// database: BENCH_HTTP_USERS users (default 500), each with a funded wallet and a meter. The
-// cache (issue 4) is not merged either: GET /users/:userId is measured as it is wired today
-// (through `app.reads`, straight to PostgreSQL); its cached figure is reported as not measurable.
+// The dataset is made with SQL in a temporary database: BENCH_HTTP_USERS users (default 500),
+// each with a funded wallet and a meter (funded far beyond what the seeder's fixtures hold, so
+// trades never run dry). GET /users/:userId is measured on two servers of the same build: one
+// with Redis (cached reads) and one whose REDIS_URL points at a closed port, so every read and
+// every blacklist check goes to PostgreSQL (uncached).
 import { fork } from 'node:child_process';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
@@ -21,7 +22,7 @@ const userId = (n: number) => `user_bench_${String(n).padStart(6, '0')}`;
 const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)];
 
 const db = await createTestDatabase('bench_http');
-let server: ReturnType<typeof fork> | undefined;
+const servers: Array<ReturnType<typeof fork>> = [];
 try {
   const orm = await createTestOrm(db);
   await migratorOf(orm).up();
@@ -38,13 +39,18 @@ try {
     from generate_series(1, ${USERS}) g`);
   await db.query('vacuum analyze');
 
-  server = fork(new URL('./http-server.ts', import.meta.url), [], {
-    env: { ...process.env, NODE_ENV: 'development', DATABASE_URL: db.url, JWT_SECRET: 'bench-secret-bench-secret-bench-secret' },
-  });
-  const ports = await new Promise<{ app: number; bare: number }>((resolve, reject) => {
-    server!.once('message', message => resolve(message as { app: number; bare: number }));
-    server!.once('exit', code => reject(new Error(`bench server exited with ${code}`)));
-  });
+  const startServer = async (env: Record<string, string>) => {
+    const server = fork(new URL('./http-server.ts', import.meta.url), [], {
+      env: { ...process.env, NODE_ENV: 'development', DATABASE_URL: db.url, JWT_SECRET: 'bench-secret-bench-secret-bench-secret', ...env },
+    });
+    servers.push(server);
+    return new Promise<{ app: number; bare: number }>((resolve, reject) => {
+      server.once('message', message => resolve(message as { app: number; bare: number }));
+      server.once('exit', code => reject(new Error(`bench server exited with ${code}`)));
+    });
+  };
+  const ports = await startServer({});
+  const uncachedPorts = await startServer({ REDIS_URL: 'redis://127.0.0.1:1' });
   const appUrl = `http://127.0.0.1:${ports.app}`;
 
   const tokens: string[] = [];
@@ -67,14 +73,16 @@ try {
   };
 
   const bare = await run('bare Fastify GET /bare (constant)', `http://127.0.0.1:${ports.bare}`, { method: 'GET', path: '/bare' });
-  const users = await run('GET /users/:userId (uncached)', appUrl, {
+  const userRead: autocannon.Request = {
     method: 'GET',
     setupRequest: request => ({
       ...request,
       path: `/users/${userId(1 + Math.floor(Math.random() * USERS))}`,
       headers: { authorization: `Bearer ${pick(tokens)}` },
     }),
-  });
+  };
+  const uncached = await run('GET /users/:userId (uncached)', `http://127.0.0.1:${uncachedPorts.app}`, userRead);
+  const cached = await run('GET /users/:userId (cached)', appUrl, userRead);
   const trades = await run('POST /trades', appUrl, {
     method: 'POST',
     setupRequest: request => {
@@ -94,22 +102,25 @@ try {
 
   console.log(`enerlink bench:http: ${USERS} seeded users, ${CONNECTIONS} connections, ${DURATION} s per scenario after a 2 s warm-up`);
   console.log(`${'scenario'.padEnd(36)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'req/s vs bare'.padStart(14)} ${'p99 vs bare'.padStart(12)}`);
-  for (const row of [bare, users, trades]) {
+  for (const row of [bare, uncached, cached, trades]) {
     console.log(
       `${row.title.padEnd(36)} ${row.rps.toFixed(0).padStart(9)} ${row.p50.toFixed(0).padStart(7)} ${row.p99.toFixed(0).padStart(7)} ` +
         `${(row.rps / bare.rps).toFixed(3).padStart(14)} ${(row.p99 / Math.max(bare.p99, 1)).toFixed(1).padStart(12)}`,
     );
   }
-  console.log(`${'GET /users/:userId (cached)'.padEnd(36)} not measurable yet: the Redis cache (issue 4) is not merged, so every read goes to PostgreSQL`);
-  console.log(`uncached / cached ratio: not measurable yet (same reason)`);
+  console.log(
+    `GET /users/:userId cached / uncached: ${(cached.rps / uncached.rps).toFixed(2)}x the requests per second, ` +
+      `p99 ${cached.p99.toFixed(0)} ms against ${uncached.p99.toFixed(0)} ms`,
+  );
   console.log(
     `POST /trades: ${trades.total} trades measured (${conservation.trades} market_trade rows with the warm-up, ${conservation.logs} log rows); ` +
       `total energy ${conservation.energy} kWh and IDRS ${conservation.idrs} (seeded ${USERS * 1_000_000}.000000 and ${USERS * 1_000_000_000}.00)`,
   );
 } finally {
-  if (server && server.exitCode === null) {
+  for (const server of servers) {
+    if (server.exitCode !== null) continue;
     server.kill('SIGTERM');
-    await new Promise(resolve => server!.once('exit', resolve));
+    await new Promise(resolve => server.once('exit', resolve));
   }
   await db.drop();
 }

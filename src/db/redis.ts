@@ -6,11 +6,15 @@ import type { AppConfig } from '../config.ts';
  * (no offline queue, one retry) and the client keeps reconnecting in the background.
  */
 export function createRedis(config: AppConfig): Redis {
-  return new Redis(config.redisUrl, {
+  const redis = new Redis(config.redisUrl, {
     lazyConnect: true,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     retryStrategy: attempt => Math.min(attempt * 200, 5000),
   });
+  // The redis plugin reports outages once; until it is attached (and in scripts that never
+  // attach it) a listener keeps ioredis from printing every failed reconnect.
+  redis.on('error', () => {});
+  return redis;
 }

@@ -1,10 +1,28 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 
 const root = new URL('..', import.meta.url).pathname;
 const entry = new URL('./fixtures/start-service.ts', import.meta.url).pathname;
+
+/** The MikroORM CLI's entry point, i.e. what `npx mikro-orm` runs. */
+export const MIKRO_ORM_CLI = new URL('../node_modules/@mikro-orm/cli/cli.js', import.meta.url).pathname;
+
+/**
+ * Runs a command-line entry point (`node <args>`) from the repository root as an operator
+ * would, against `env`; resolves with its exit code and output whether it succeeds or not.
+ */
+export async function runCommand(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, args, { cwd: root, env: { ...process.env, ...env, FORCE_COLOR: '0' } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
+    return { code, stdout, stderr };
+  }
+}
 
 /** A service process started by a test, with its output collected. */
 export interface ServiceProcess {

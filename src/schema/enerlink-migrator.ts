@@ -132,9 +132,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
   settings: MigrationSettings = DEFAULT_MIGRATION_SETTINGS;
   #transactional = new Map<string, boolean>();
   #batchListeners = new Set<MigrationBatchListener>();
-  #lastReport: MigrationRunReport | undefined;
   #stopRequested = false;
-  #running = false;
   #log: MigrationLogger = (level, message) => {
     if (!this.options.silent || level !== 'info') this.config.getLogger().log('migrator', message, { enabled: true });
   };
@@ -148,16 +146,6 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
   addBatchListener(listener: MigrationBatchListener): () => void {
     this.#batchListeners.add(listener);
     return () => void this.#batchListeners.delete(listener);
-  }
-
-  /** The report of the last run of this process, if any. */
-  get lastReport(): MigrationRunReport | undefined {
-    return this.#lastReport;
-  }
-
-  /** Whether this process is running migrations right now. */
-  get running(): boolean {
-    return this.#running;
   }
 
   /**
@@ -302,7 +290,6 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
       this.#log('info', `Waiting for the migration lock held by ${holder}`),
     );
     await this.init();
-    this.#running = true;
     this.#stopRequested = false;
     const started = Date.now();
     const report: MigrationRunReport & { failure?: Error } = {
@@ -348,9 +335,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
       report.durationMs = Date.now() - started;
       if (report.status !== 'nothing to do') {
         await this.recordRun(report).catch(error => this.#log('warn', `Could not record the run: ${(error as Error).message}`));
-        this.#lastReport = report;
       }
-      this.#running = false;
       await release();
     }
   }
@@ -442,13 +427,6 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
         process.pid,
       ],
     );
-  }
-
-  /** The recorded runs, newest first. */
-  async runHistory(limit = 20): Promise<Array<Record<string, unknown>>> {
-    const [{ exists }] = await this.query(`select to_regclass(?) is not null as exists`, [MIGRATION_RUNS_TABLE]);
-    if (!exists) return [];
-    return this.query(`select * from ${MIGRATION_RUNS_TABLE} order by id desc limit ?`, [limit]);
   }
 
   // What the entities expect: their foreign keys and indexes, by name.

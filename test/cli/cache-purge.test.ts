@@ -1,24 +1,12 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config.ts';
+import { runCommand } from '../processes.ts';
 import { countKeys, setKeys } from '../redis-keys.ts';
 
-const run = promisify(execFile);
-const script = new URL('../../src/cli/cache-purge.ts', import.meta.url).pathname;
-
 /** Runs `npm run cache:purge -- <args>` as an operator would. */
-async function cachePurge(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [script, ...args], { env: { ...process.env, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
+const cachePurge = (args: string[], env: Record<string, string> = {}) => runCommand(['src/cli/cache-purge.ts', ...args], env);
 
 describe('npm run cache:purge', () => {
   const namespace = `enerlink_test_purgecli_${randomBytes(4).toString('hex')}`;

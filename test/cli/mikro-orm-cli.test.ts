@@ -1,22 +1,9 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helper.ts';
-
-const run = promisify(execFile);
-const cli = new URL('../../node_modules/@mikro-orm/cli/cli.js', import.meta.url).pathname;
-const root = new URL('../..', import.meta.url).pathname;
+import { MIKRO_ORM_CLI, runCommand } from '../processes.ts';
 
 /** Runs `npx mikro-orm <args>` as an operator would, against `env`. */
-async function mikroOrm(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, ...env, FORCE_COLOR: '0' } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
+const mikroOrm = (args: string[], env: Record<string, string>) => runCommand([MIKRO_ORM_CLI, ...args], env);
 
 describe('npx mikro-orm', () => {
   let db: TestDatabase;

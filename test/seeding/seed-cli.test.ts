@@ -1,27 +1,11 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migratorOf } from '../../src/db/orm.ts';
 import { DEMO_LOGIN } from '../../src/seeding/fixture-set.ts';
 import { createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
+import { MIKRO_ORM_CLI, runCommand } from '../processes.ts';
 
-const run = promisify(execFile);
-const root = new URL('../..', import.meta.url).pathname;
-const mikroOrmCli = new URL('../../node_modules/@mikro-orm/cli/cli.js', import.meta.url).pathname;
-
-/** Runs a command-line entry point as an operator would, against `env`. */
-async function command(args: string[], env: Record<string, string>) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, args, { cwd: root, env: { ...process.env, ...env, FORCE_COLOR: '0' } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const { code, stdout, stderr } = error as { code: number; stdout: string; stderr: string };
-    return { code, stdout, stderr };
-  }
-}
-
-const seederRun = (env: Record<string, string>) => command([mikroOrmCli, 'seeder:run'], env);
-const npmRunSeed = (args: string[], env: Record<string, string>) => command(['src/cli/seed.ts', ...args], env);
+const seederRun = (env: Record<string, string>) => runCommand([MIKRO_ORM_CLI, 'seeder:run'], env);
+const npmRunSeed = (args: string[], env: Record<string, string>) => runCommand(['src/cli/seed.ts', ...args], env);
 
 describe('seeding from the command line', () => {
   let db: TestDatabase;
@@ -99,7 +83,7 @@ describe('seeding from the command line', () => {
   });
 
   it('npm run db:reset drops everything, migrates and seeds the default set', async () => {
-    const result = await command(['src/cli/db-reset.ts'], env);
+    const result = await runCommand(['src/cli/db-reset.ts'], env);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Applied 4 migration(s)');
     expect(result.stdout).toContain(`Demo login: ${DEMO_LOGIN.email} / ${DEMO_LOGIN.password}`);

@@ -2,9 +2,11 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from './config.ts';
+import adminRoutes from './admin/admin.routes.ts';
 import authPlugin from './auth/auth.plugin.ts';
 import authRoutes from './auth/auth.routes.ts';
 import healthRoutes from './health/health.routes.ts';
+import docs from './http/docs.ts';
 import problemDetails from './http/problem-details.ts';
 import idrsRoutes from './idrs/idrs.routes.ts';
 import meterRoutes from './meters/meters.routes.ts';
@@ -24,16 +26,19 @@ export interface AppDependencies {
   redis: Redis;
 }
 
+/** Secrets a log line must never show, wherever they appear in it. */
+export const REDACTED_LOG_PATHS = ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.adminToken', '*.jwtSecret'];
+
+/** The service's logger settings; `stream` sends the lines elsewhere than stdout (tests read them). */
+export function loggerOptions(config: AppConfig, stream?: NodeJS.WritableStream) {
+  return { level: config.logLevel, redact: REDACTED_LOG_PATHS, ...(stream && { stream }) };
+}
+
 /** Builds the enerlink HTTP app: registers everything, never listens. */
 export async function buildApp(deps: AppDependencies, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({
-    logger: {
-      level: deps.config.logLevel,
-      redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'],
-    },
-    ...options,
-  });
+  const app = Fastify({ logger: loggerOptions(deps.config), trustProxy: deps.config.trustProxy, ...options });
   await app.register(problemDetails);
+  await app.register(docs);
   await app.register(ormPlugin, { orm: deps.orm });
   await app.register(redisPlugin, { redis: deps.redis });
   await app.register(eventsPlugin);
@@ -47,5 +52,6 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   await app.register(meterRoutes);
   await app.register(tradeRoutes);
   await app.register(idrsRoutes);
+  await app.register(adminRoutes, { config: deps.config });
   return app;
 }

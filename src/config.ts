@@ -43,8 +43,15 @@ const schema = {
     SEED_USERS: { type: 'integer', minimum: 1, maximum: MAX_SEED_ROWS, default: 5 },
     SEED_TRADES: { type: 'integer', minimum: 0, maximum: MAX_SEED_ROWS, default: 0 },
     SEED_ALLOW_PRODUCTION: { type: 'string', enum: ['0', '1'], default: '0' },
+    // No minLength here either: loadConfig checks it without echoing the token.
+    ADMIN_TOKEN: { type: 'string' },
+    ADMIN_RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 60 },
+    TRUST_PROXY: { type: 'boolean', default: false },
   },
 } as const;
+
+/** Shortest ADMIN_TOKEN accepted (as long as JWT_SECRET's minimum: guessing it must be hopeless). */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
 
 /** Shortest HMAC secret accepted for signing access tokens (256 bits of ASCII). */
 export const MIN_JWT_SECRET_LENGTH = 32;
@@ -85,6 +92,17 @@ export interface AppConfig {
   readonly cachePrefix: string;
   /** Lifetime of every cache entry. */
   readonly cacheTtlSeconds: number;
+  /**
+   * The bearer token of the admin API. Undefined only in production without ADMIN_TOKEN, where
+   * the service refuses to start (the command-line tools do not need it).
+   */
+  readonly adminToken: string | undefined;
+  /** True when `ADMIN_TOKEN` was unset and a random one was made for this process (not in production). */
+  readonly adminTokenGenerated: boolean;
+  /** Admin API requests one client address may make per minute. */
+  readonly adminRateLimitPerMinute: number;
+  /** Whether `X-Forwarded-For` names the client (behind a load balancer), for the audit log and rate limits. */
+  readonly trustProxy: boolean;
   /** What the fixture seeder builds (`npm run seed`, `npx mikro-orm seeder:run`, `npm run db:reset`). */
   readonly seeding: SeedingConfig;
 }
@@ -125,6 +143,9 @@ interface RawEnv {
   SEED_USERS: number;
   SEED_TRADES: number;
   SEED_ALLOW_PRODUCTION: '0' | '1';
+  ADMIN_TOKEN?: string;
+  ADMIN_RATE_LIMIT_PER_MINUTE: number;
+  TRUST_PROXY: boolean;
 }
 
 /**
@@ -146,6 +167,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const isProduction = raw.NODE_ENV === 'production';
   const jwtSecret = checkJwtSecret(raw.JWT_SECRET, isProduction);
+  const adminToken = checkAdminToken(raw.ADMIN_TOKEN);
   return Object.freeze({
     nodeEnv: raw.NODE_ENV,
     isProduction,
@@ -171,6 +193,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bcryptRounds: raw.BCRYPT_ROUNDS ?? (raw.NODE_ENV === 'test' ? 4 : 10),
     cachePrefix: raw.CACHE_PREFIX,
     cacheTtlSeconds: raw.CACHE_TTL_SECONDS,
+    adminToken: adminToken ?? (isProduction ? undefined : randomBytes(32).toString('base64url')),
+    adminTokenGenerated: adminToken === undefined && !isProduction,
+    adminRateLimitPerMinute: raw.ADMIN_RATE_LIMIT_PER_MINUTE,
+    trustProxy: raw.TRUST_PROXY,
     seeding: Object.freeze({
       seed: raw.SEED,
       users: raw.SEED_USERS,
@@ -209,6 +235,25 @@ function checkJwtSecret(value: string | undefined, isProduction: boolean): strin
     throw new ConfigError(`Invalid environment variable JWT_SECRET: must be at least ${MIN_JWT_SECRET_LENGTH} characters, got ${value.length}`);
   }
   return value;
+}
+
+// Never echoes the value either. Required in production by the service itself (see
+// requireAdminToken), not here: the command-line tools run in production without one.
+function checkAdminToken(value: string | undefined): string | undefined {
+  if (value !== undefined && value.length < MIN_ADMIN_TOKEN_LENGTH) {
+    throw new ConfigError(`Invalid environment variable ADMIN_TOKEN: must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters, got ${value.length}`);
+  }
+  return value;
+}
+
+/** The admin token of a service about to start; production refuses to start without one. */
+export function requireAdminToken(config: AppConfig): string {
+  if (!config.adminToken) {
+    throw new ConfigError(
+      `Invalid environment variable ADMIN_TOKEN: required when NODE_ENV=production (at least ${MIN_ADMIN_TOKEN_LENGTH} characters, e.g. openssl rand -base64 32)`,
+    );
+  }
+  return config.adminToken;
 }
 
 function parseDatabaseUrl(value: string): string {

@@ -24,6 +24,9 @@ export const UnauthorizedError = createError<'UNAUTHORIZED', 401, [string]>('UNA
 /** A token that was valid but has been revoked by logging out. */
 export const TokenRevokedError = createError<'TOKEN_REVOKED', 401, []>('TOKEN_REVOKED', 'This token was revoked by logging out', 401);
 
+/** An admin action where the build or the environment forbids it (seeding a production database). */
+export const AdminForbiddenError = createError<'ADMIN_FORBIDDEN', 403, [string]>('ADMIN_FORBIDDEN', '%s', 403);
+
 /** No such user. */
 export const UserNotFoundError = createError<'USER_NOT_FOUND', 404, [string]>('USER_NOT_FOUND', 'User %s not found', 404);
 /** No such wallet among the caller's (another user's wallet is "not found" too). */
@@ -32,6 +35,8 @@ export const WalletNotFoundError = createError<'WALLET_NOT_FOUND', 404, [string]
 export const MeterNotFoundError = createError<'METER_NOT_FOUND', 404, [string]>('METER_NOT_FOUND', 'Meter %s not found', 404);
 /** No such trade among the caller's. */
 export const TradeNotFoundError = createError<'TRADE_NOT_FOUND', 404, [string]>('TRADE_NOT_FOUND', 'Trade %s not found', 404);
+/** A migration name (or 14-digit version) that no migration file has. */
+export const MigrationNotFoundError = createError<'MIGRATION_NOT_FOUND', 404, [string]>('MIGRATION_NOT_FOUND', 'There is no migration %s', 404);
 /** No route for the method and path. */
 export const RouteNotFoundError = createError<'ROUTE_NOT_FOUND', 404, [string, string]>('ROUTE_NOT_FOUND', 'Route %s %s not found', 404);
 
@@ -47,3 +52,33 @@ export const InsufficientBalanceError = createError<'INSUFFICIENT_BALANCE', 409,
 export const BalanceLimitError = createError<'BALANCE_LIMIT_EXCEEDED', 409, [string]>('BALANCE_LIMIT_EXCEEDED', '%s', 409);
 /** A settlement period overlapping one already recorded for the meter. */
 export const SettlementOverlapError = createError<'SETTLEMENT_OVERLAP', 409, [string]>('SETTLEMENT_OVERLAP', '%s', 409);
+/** A migration run (or a restore) holds the fleet lock; the problem's `running` says what it is. */
+export const MigrationRunningError = createError<'MIGRATION_RUNNING', 409, [string]>('MIGRATION_RUNNING', '%s', 409);
+/** A `down` to a migration that is not applied. */
+export const MigrationNotAppliedError = createError<'MIGRATION_NOT_APPLIED', 409, [string]>('MIGRATION_NOT_APPLIED', '%s', 409);
+/** A database with tables but no migration history that is not the legacy contract; `differences` lists how. */
+export const SchemaContractMismatchError = createError<'SCHEMA_CONTRACT_MISMATCH', 409, [string]>('SCHEMA_CONTRACT_MISMATCH', '%s', 409);
+/** Pending migrations stand in the way (seeding needs the current schema). */
+export const SchemaNotCurrentError = createError<'SCHEMA_NOT_CURRENT', 409, [string]>('SCHEMA_NOT_CURRENT', '%s', 409);
+
+/** A cache namespace that is not one (see describeBadNamespace). */
+export const InvalidNamespaceError = createError<'INVALID_NAMESPACE', 400, [string]>('INVALID_NAMESPACE', '%s', 400);
+/** Two options that exclude each other, or a combination that means nothing. */
+export const ConflictingOptionsError = createError<'CONFLICTING_OPTIONS', 400, [string]>('CONFLICTING_OPTIONS', '%s', 400);
+
+/** More requests from one client address than the rate limit allows. */
+export const TooManyRequestsError = createError<'TOO_MANY_REQUESTS', 429, [string]>('TOO_MANY_REQUESTS', '%s', 429);
+
+/** A migration failed; its batch was rolled back. 5xx, but its message is for the operator who asked (`expose`). */
+export const MigrationRunFailedError = createError<'MIGRATION_FAILED', 500, [string]>('MIGRATION_FAILED', '%s', 500);
+/** Redis cannot be reached for a purge. */
+export const CacheUnavailableError = createError<'CACHE_UNAVAILABLE', 503, [string]>('CACHE_UNAVAILABLE', '%s', 503);
+
+/**
+ * Adds RFC 9457 extension members to an error's problem reply (`running`, `differences`,
+ * `report`), and for a 5xx, lets its message through: only for errors whose message is
+ * written for the caller.
+ */
+export function withProblemDetails<E extends Error>(error: E, extensions: Record<string, unknown> = {}, { expose = false } = {}): E {
+  return Object.assign(error, { extensions, expose });
+}

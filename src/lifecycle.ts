@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { MikroORM, Options } from '@mikro-orm/postgresql';
 import { buildApp } from './app.ts';
 import { describeError } from './cli/errors.ts';
-import type { AppConfig } from './config.ts';
+import { requireAdminToken, type AppConfig } from './config.ts';
 import { createOrm, migratorOf } from './db/orm.ts';
 import { createRedis } from './db/redis.ts';
 
@@ -33,6 +33,11 @@ export interface RunningService {
  * (never half a batch); startup then returns `undefined`.
  */
 export async function startService({ config, ormOverrides }: StartOptions, shutdown?: AbortSignal): Promise<RunningService | undefined> {
+  try {
+    requireAdminToken(config);
+  } catch (error) {
+    throw new StartupError((error as Error).message);
+  }
   const orm = await createOrm(config, { migrations: { silent: true }, ...ormOverrides });
   await connectWithRetry(orm, config.databaseConnectTimeoutMs);
 
@@ -46,7 +51,7 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
   });
 
   if (config.migrationsRun) {
-    const report = await migrator.runWithReport('up');
+    const report = await migrator.runWithReport('up', undefined, { origin: 'startup' });
     if (report.failure) {
       await app.close();
       throw new StartupError(report.failure.message);
@@ -69,6 +74,10 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
   }
 
   await app.listen({ port: config.port, host: config.host });
+  if (config.adminTokenGenerated) {
+    // printed once, not logged: log lines are kept and shipped, this one is for the developer
+    process.stdout.write(`enerlink: ADMIN_TOKEN is not set; this process generated one (development only, valid until it exits): ${config.adminToken}\n`);
+  }
   return {
     app,
     orm,

@@ -2,6 +2,7 @@
 // dump are dropped and re-created) in one transaction, under the migration lock so no
 // migration runs meanwhile.
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { loadConfigOrExit } from '../config.ts';
 import { restoreDatabase } from '../schema/backup.ts';
 import { acquireMigrationLock } from '../schema/fleet-lock.ts';
@@ -18,11 +19,15 @@ if (!existsSync(file)) {
   process.exit(1);
 }
 await exitOnFailure(async () => {
-  const release = await acquireMigrationLock(config.databaseUrl, config.migrationLockTimeoutMs);
+  const lock = await acquireMigrationLock(config.databaseUrl, config.migrationLockTimeoutMs, {
+    operation: `db:restore of ${basename(file)}`,
+    origin: 'cli',
+    onWait: holder => console.log(`Waiting for the migration lock: ${holder}`),
+  });
   try {
     await restoreDatabase(config.databaseUrl, file);
   } finally {
-    await release();
+    await lock.release();
   }
 });
 console.log(`Restored ${config.databaseName} from ${file}`);

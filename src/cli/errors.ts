@@ -36,6 +36,8 @@ export function describeError(error: unknown): string {
  * schema changes reach the cache of the running instances.
  */
 export class CliMigrator extends EnerlinkMigrator {
+  override origin = 'cli';
+
   override up(options?: string | string[] | MigrateOptions) {
     return exitOnFailure(() => this.announcingToCache(() => super.up(options)));
   }

@@ -4,7 +4,7 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
 import type { AppConfig } from '../config.ts';
 import { entities } from '../entities.ts';
-import { EnerlinkMigrator, MIGRATION_RUNS_TABLE, migratorExtension, type MigrationSettings } from '../schema/enerlink-migrator.ts';
+import { ADMIN_AUDIT_TABLE, EnerlinkMigrator, MIGRATION_RUNS_TABLE, migratorExtension, type MigrationSettings } from '../schema/enerlink-migrator.ts';
 
 /** The repository root: migrations/ and seeders/ are found relative to it. */
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -36,8 +36,9 @@ export function createOrmConfig(
     baseDir: projectRoot,
     preferTs: true,
     extensions: [migratorExtension(migrationSettings(config), Migrator), Seeder],
-    // the migration run log has no entity (the migrator creates it); migration:check must not drop it
-    schemaGenerator: { skipTables: [MIGRATION_RUNS_TABLE] },
+    // the migration run log and the admin audit log have no entity (they are created on first
+    // use); migration:check must not drop them
+    schemaGenerator: { skipTables: [MIGRATION_RUNS_TABLE, ADMIN_AUDIT_TABLE] },
     // A missing database is created on first start (MikroORM `ensureDatabase`), as a
     // developer expects; production databases are provisioned by their operators.
     ensureDatabase: !config.isProduction,

@@ -18,14 +18,20 @@ export const problemResponses = {
   '5xx': { $ref: 'problem#' },
 } as const;
 
-/** The problem reply for `error`; 5xx never reveal their message. */
-export function toProblem(error: FastifyError): Problem {
+/** What withProblemDetails (src/errors.ts) adds to an error. */
+type DetailedError = FastifyError & { extensions?: Record<string, unknown>; expose?: boolean };
+
+/**
+ * The problem reply for `error`, with its extension members; 5xx do not reveal their message
+ * unless the error was made to (`expose`).
+ */
+export function toProblem(error: DetailedError): Problem {
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
-  if (status >= 500) {
+  if (status >= 500 && !error.expose) {
     return problem(status, 'INTERNAL_SERVER_ERROR', 'The server failed to answer this request; it has been logged.');
   }
   const code = error.validation ? 'VALIDATION_FAILED' : (error.code ?? (STATUS_CODES[status] ?? 'ERROR').toUpperCase().replace(/\W+/g, '_'));
-  return problem(status, code, error.message);
+  return { ...problem(status, code, error.message), ...error.extensions };
 }
 
 function problem(status: number, code: string, detail: string): Problem {
@@ -56,6 +62,8 @@ export default fp(
         code: { type: 'string' },
       },
       required: ['type', 'title', 'status', 'detail', 'code'],
+      // extension members: what is running (409), how a schema differs, a failed run's report
+      additionalProperties: true,
     });
 
     app.setErrorHandler((error: FastifyError, request, reply) => {

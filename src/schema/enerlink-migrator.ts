@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { MigrateOptions, MigrationInfo, MikroORM, Transaction } from '@mikro-orm/core';
+import { RawQueryFragment, type MigrateOptions, type MigrationInfo, type MikroORM, type Transaction } from '@mikro-orm/core';
 import { Migrator as MikroOrmMigrator, type Migration } from '@mikro-orm/migrations';
 import { backupDatabase } from './backup.ts';
 import { acquireMigrationLock } from './fleet-lock.ts';
@@ -18,8 +18,13 @@ export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
 export const MIGRATION_RUNS_TABLE = 'enerlink_migration_run';
 /** The cache's durable record of purges owed (see src/cache). */
 export const CACHE_OUTBOX_TABLE = 'cache_outbox';
+/**
+ * The admin API's audit log (see src/admin/audit-log.ts): created on first use, not by a
+ * migration, so that it survives every `down`.
+ */
+export const ADMIN_AUDIT_TABLE = 'enerlink_admin_audit';
 /** Tables of MikroORM's and enerlink's own machinery, not of the legacy contract. */
-export const SERVICE_TABLES = [MIGRATIONS_TABLE, MIGRATION_RUNS_TABLE, CACHE_OUTBOX_TABLE];
+export const SERVICE_TABLES = [MIGRATIONS_TABLE, MIGRATION_RUNS_TABLE, CACHE_OUTBOX_TABLE, ADMIN_AUDIT_TABLE];
 
 /** Migrations that ran together: a batch of transactional ones, or one non-transactional one. */
 export interface MigrationBatch {
@@ -84,6 +89,40 @@ export class UnknownMigrationError extends Error {
   }
 }
 
+/** A `down` to a migration that exists but is not applied: there is nothing to revert to. */
+export class MigrationNotAppliedError extends Error {
+  override name = 'MigrationNotAppliedError';
+  readonly migration: string;
+  constructor(migration: string) {
+    super(`Migration ${migration} is not applied: cannot revert to it`);
+    this.migration = migration;
+  }
+}
+
+/** How one run is started: by whom, and how long it may wait for another process's run. */
+export interface RunOptions {
+  /** Overrides `settings.lockTimeoutMs`; 0 gives up at once when another run holds the lock. */
+  lockTimeoutMs?: number;
+  /** Who starts the run (`startup`, `cli`, `admin-api`), as other processes are told while it runs. */
+  origin?: string;
+}
+
+/** One migration of a dry run and the SQL it would run. */
+export interface DryRunStep {
+  name: string;
+  /** `adopt`: a deployed legacy database, recorded as migrated without running anything. */
+  action: 'apply' | 'revert' | 'adopt';
+  /** Whether it runs in a transaction (with the rest of its batch). */
+  transactional: boolean;
+  sql: string[];
+}
+
+/** What an `up` or `down` would do, found without taking the lock or changing anything. */
+export interface DryRunReport {
+  method: 'up' | 'down';
+  migrations: DryRunStep[];
+}
+
 /** The database has tables but no migration history, and they are not the legacy contract. */
 export class SchemaContractError extends Error {
   override name = 'SchemaContractError';
@@ -130,6 +169,8 @@ interface PlannedMigration {
  */
 export class EnerlinkMigrator extends MikroOrmMigrator {
   settings: MigrationSettings = DEFAULT_MIGRATION_SETTINGS;
+  /** Who starts runs that do not say (RunOptions.origin). */
+  origin = 'service';
   #transactional = new Map<string, boolean>();
   #batchListeners = new Set<MigrationBatchListener>();
   #stopRequested = false;
@@ -207,6 +248,17 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
    * Returns whether the database was adopted.
    */
   async adoptDeployedDatabase(): Promise<boolean> {
+    if (!(await this.wouldAdopt())) return false;
+    await this.storage.logMigration({ name: INITIAL_MIGRATION });
+    this.#log('info', `Adopted the deployed legacy schema: recorded '${INITIAL_MIGRATION}' as applied`);
+    return true;
+  }
+
+  /**
+   * Whether the next `up` adopts a deployed legacy database (tables of the contract, no
+   * migration history); throws SchemaContractError when its tables are not the contract.
+   */
+  async wouldAdopt(): Promise<boolean> {
     await this.init();
     if ((await this.storage.executed()).length > 0) return false;
     const live = await this.liveFingerprint();
@@ -216,9 +268,60 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
     if (Object.keys(ours).length === 0) return false;
     const differences = diffSchemaFingerprints(contract, ours);
     if (differences.length > 0) throw new SchemaContractError(differences);
-    await this.storage.logMigration({ name: INITIAL_MIGRATION });
-    this.#log('info', `Adopted the deployed legacy schema: recorded '${INITIAL_MIGRATION}' as applied`);
     return true;
+  }
+
+  /** Executed migrations (oldest first, with when) and pending ones (in the order they would run). */
+  async status(): Promise<{ executed: Array<{ name: string; executedAt: Date }>; pending: string[] }> {
+    await this.init();
+    const executed = await this.storage.getExecutedMigrations();
+    const done = new Set(executed.map(row => row.name));
+    const pending = (await this.discoverMigrations()).map(m => m.name).filter(name => !done.has(name));
+    return { executed: executed.map(row => ({ name: row.name, executedAt: new Date(row.executed_at) })), pending };
+  }
+
+  /**
+   * What `up` or `down` with these options would do: the migrations, in order, each with the
+   * SQL it would run. Takes no lock and changes nothing: each migration builds its SQL inside
+   * a transaction that is rolled back, so even one that reads (or writes) while it builds
+   * leaves no trace.
+   */
+  async dryRun(method: 'up' | 'down', options?: string | string[] | DownOptions | MigrateOptions): Promise<DryRunReport> {
+    const adopt = method === 'up' && (await this.wouldAdopt());
+    const planned = await this.plan(method, options);
+    const steps: DryRunStep[] = [];
+    for (const info of planned) {
+      const transactional = await this.isTransactional(info);
+      if (adopt && info.name === INITIAL_MIGRATION) {
+        steps.push({ name: info.name, action: 'adopt', transactional, sql: [] });
+        continue;
+      }
+      steps.push({ name: info.name, action: method === 'up' ? 'apply' : 'revert', transactional, sql: await this.sqlOf(info, method) });
+    }
+    return { method, migrations: steps };
+  }
+
+  private async sqlOf(info: MigrationInfo, method: 'up' | 'down'): Promise<string[]> {
+    if (!info.path) throw new UnknownMigrationError(info.name);
+    const migration = await this.instantiate(info.path);
+    const connection = this.driver.getConnection();
+    const platform = this.driver.getPlatform();
+    const trx = await connection.begin();
+    try {
+      migration.reset();
+      migration.setTransactionContext(trx);
+      await migration[method]();
+      return migration
+        .getQueries()
+        .map(query => {
+          if (typeof query === 'string') return query;
+          if (query instanceof RawQueryFragment) return platform.formatQuery(query.sql, query.params as unknown[]);
+          return query.toString();
+        })
+        .filter(sql => sql.trim().length > 0);
+    } finally {
+      await connection.rollback(trx);
+    }
   }
 
   /** The migrations an `up` or `down` with these options would run, in order, without running them. */
@@ -256,7 +359,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
         names = reversed;
       } else if (opts.to !== undefined) {
         const target = resolve(opts.to);
-        if (!executed.includes(target)) throw new UnknownMigrationError(`${target} (not applied, cannot revert to it)`);
+        if (!executed.includes(target)) throw new MigrationNotAppliedError(target);
         names = reversed.slice(0, reversed.indexOf(target));
       } else {
         names = reversed.slice(0, opts.steps ?? 1);
@@ -282,13 +385,16 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
   async runWithReport(
     method: 'up' | 'down',
     options?: string | string[] | MigrateOptions,
+    { lockTimeoutMs = this.settings.lockTimeoutMs, origin = this.origin }: RunOptions = {},
   ): Promise<MigrationRunReport & { failure?: Error }> {
     // the database must exist to hold a lock in it; everything else happens under the lock
     await (this.config.getExtension('@mikro-orm/schema-generator') as { ensureDatabase(): Promise<boolean> }).ensureDatabase();
     const clientUrl = this.config.get('clientUrl')!;
-    const release = await acquireMigrationLock(clientUrl, this.settings.lockTimeoutMs, holder =>
-      this.#log('info', `Waiting for the migration lock held by ${holder}`),
-    );
+    const lock = await acquireMigrationLock(clientUrl, lockTimeoutMs, {
+      operation: `migration ${method}`,
+      origin,
+      onWait: holder => this.#log('info', `Waiting for the migration lock: ${holder}`),
+    });
     await this.init();
     this.#stopRequested = false;
     const started = Date.now();
@@ -303,6 +409,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
       if (method === 'up') await this.adoptDeployedDatabase();
       const planned = await this.plan(method, options);
       if (planned.length === 0) return report;
+      await lock.announce({ migrations: planned.map(m => m.name) });
       this.#log('info', `${method === 'up' ? 'Applying' : 'Reverting'} ${planned.length} migration(s): ${planned.map(m => m.name).join(', ')}`);
       if (this.settings.backup) {
         const backup = await backupDatabase(clientUrl, this.settings.backup.dir, this.settings.backup.keep, `before-${method}-${planned[0].name}`);
@@ -336,7 +443,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
       if (report.status !== 'nothing to do') {
         await this.recordRun(report).catch(error => this.#log('warn', `Could not record the run: ${(error as Error).message}`));
       }
-      await release();
+      await lock.release();
     }
   }
 

@@ -1,0 +1,263 @@
+import { performance } from 'node:perf_hooks';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { MigrateOptions } from '@mikro-orm/core';
+import { purgeKeys } from '../cache/cache-purge.ts';
+import { describeBadNamespace, requireAdminToken, type AppConfig } from '../config.ts';
+import { migratorOf } from '../db/orm.ts';
+import {
+  AdminForbiddenError,
+  CacheUnavailableError,
+  ConflictingOptionsError,
+  InvalidNamespaceError,
+  MigrationNotAppliedError,
+  MigrationNotFoundError,
+  MigrationRunFailedError,
+  MigrationRunningError,
+  SchemaContractMismatchError,
+  SchemaNotCurrentError,
+  TooManyRequestsError,
+  UnauthorizedError,
+  withProblemDetails,
+} from '../errors.ts';
+import { validateStrictly } from '../http/strict-validation.ts';
+import {
+  MigrationNotAppliedError as NotAppliedError,
+  SchemaContractError,
+  UnknownMigrationError,
+  type DownOptions,
+} from '../schema/enerlink-migrator.ts';
+import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
+import { runSeed, seedOptionsOf } from '../seeding/seed-service.ts';
+import { bearerToken, isAdminToken, tokenFingerprint } from './admin-token.ts';
+import { AuditLog, auditParams, outcomeOf, type AuditQuery } from './audit-log.ts';
+import { auditSchema, downSchema, purgeSchema, seedSchema, statusSchema, upSchema, verifySchema } from './admin.schemas.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What an admin action did, in a few fields, for its audit entry. */
+    auditResult: Record<string, unknown> | null;
+    /** Fingerprint of the token the admin request presented; null without one. */
+    adminTokenFingerprint: string | null;
+  }
+  interface FastifyContextConfig {
+    /** The audit log's name of an admin route's action. */
+    action?: string;
+  }
+}
+
+export interface AdminRoutesOptions {
+  config: AppConfig;
+}
+
+// An admin request has a few small fields; anything larger is a mistake or an attack.
+const BODY_LIMIT = 16 * 1024;
+
+/**
+ * The admin API under /admin: the schema lifecycle over HTTP, through the same services as
+ * the CLI and the startup (the locked EnerlinkMigrator, runSeed, purgeKeys). Every request is
+ * rate-limited per client address, then must carry `Authorization: Bearer <ADMIN_TOKEN>`,
+ * and is written to the audit log, refused or not.
+ */
+export default async function adminRoutes(app: FastifyInstance, { config }: AdminRoutesOptions): Promise<void> {
+  const adminToken = requireAdminToken(config);
+  const migrator = migratorOf(app.orm);
+  const connection = app.orm.em.getConnection();
+  const audit = new AuditLog((sql, params) => connection.execute(sql, params));
+
+  validateStrictly(app);
+  app.decorateRequest('auditResult', null);
+  app.decorateRequest('adminTokenFingerprint', null);
+
+  await app.register(rateLimit, {
+    max: config.adminRateLimitPerMinute,
+    timeWindow: 60_000,
+    errorResponseBuilder: (_request, context) =>
+      new TooManyRequestsError(`At most ${context.max} admin requests per minute from one address (ADMIN_RATE_LIMIT_PER_MINUTE); retry in ${context.after}`),
+  });
+
+  // The token is checked after the rate limit (so guessing it is rate-limited too) and before
+  // the body is read; both are route-level onRequest hooks, added in this order.
+  const authenticate: onRequestHookHandler = async request => {
+    const presented = bearerToken(request.headers.authorization);
+    if (presented === undefined) {
+      throw new UnauthorizedError('The admin API needs a token: send Authorization: Bearer <ADMIN_TOKEN>');
+    }
+    request.adminTokenFingerprint = tokenFingerprint(presented);
+    if (!isAdminToken(adminToken, presented)) throw new UnauthorizedError('Wrong admin token');
+  };
+  app.addHook('onRoute', route => {
+    route.onRequest = [route.onRequest ?? []].flat().concat(authenticate);
+    route.bodyLimit ??= BODY_LIMIT;
+  });
+
+  // A POST without a body means "the defaults", as with the CLI commands without options.
+  app.addHook('preValidation', async request => {
+    if (request.body === undefined && request.method === 'POST') request.body = {};
+  });
+
+  // Written before the reply leaves, so a client that got its answer finds its entry.
+  app.addHook('onSend', async (request, reply, payload) => {
+    await recordAction(app, audit, request, reply, payload);
+    return payload;
+  });
+
+  app.get('/admin/migrations', { schema: statusSchema, config: { action: 'migrations.status' } }, async request => {
+    const [{ executed, pending }, holder] = await Promise.all([migrator.status(), readHolder(sql => connection.execute(sql))]);
+    request.auditResult = { executed: executed.length, pending: pending.length, migrating: holder !== undefined };
+    return { executed, pending: pending.map(name => ({ name })), migrating: holder !== undefined, running: holder };
+  });
+
+  app.post<{ Body: { to?: string; dryRun: boolean } }>(
+    '/admin/migrations/up',
+    { schema: upSchema, config: { action: 'migrations.up' } },
+    async request => {
+      const { to, dryRun } = request.body;
+      return runOrPreview(request, 'up', to === undefined ? undefined : { to }, dryRun);
+    },
+  );
+
+  app.post<{ Body: { to?: string; steps?: number; dryRun: boolean } }>(
+    '/admin/migrations/down',
+    { schema: downSchema, config: { action: 'migrations.down' } },
+    async request => {
+      const { to, steps, dryRun } = request.body;
+      if (to !== undefined && steps !== undefined) {
+        throw new ConflictingOptionsError('Give either "to" (revert every migration after it) or "steps" (revert that many), not both');
+      }
+      return runOrPreview(request, 'down', to === undefined ? { steps: steps ?? 1 } : { to }, dryRun);
+    },
+  );
+
+  async function runOrPreview(request: FastifyRequest, method: 'up' | 'down', options: MigrateOptions | DownOptions | undefined, dryRun: boolean) {
+    try {
+      if (dryRun) {
+        const preview = await migrator.dryRun(method, options);
+        request.auditResult = { dryRun: true, migrations: preview.migrations.map(m => m.name) };
+        return { dryRun: true, ...preview };
+      }
+      const { failure, ...report } = await migrator.runWithReport(method, options, { lockTimeoutMs: 0, origin: 'admin-api' });
+      request.auditResult = { status: report.status, migrations: report.migrations.map(m => m.name), verified: report.verification?.ok };
+      if (failure) {
+        throw withProblemDetails(new MigrationRunFailedError(`${failure.message} (its batch was rolled back)`), { report }, { expose: true });
+      }
+      return { dryRun: false, ...report };
+    } catch (error) {
+      throw asAdminError(error);
+    }
+  }
+
+  app.get('/admin/schema/verify', { schema: verifySchema, config: { action: 'schema.verify' } }, async request => {
+    const report = await migrator.verify();
+    request.auditResult = { ok: report.ok, failed: report.checks.filter(check => !check.ok).map(check => check.name) };
+    return report;
+  });
+
+  app.post<{ Body: { users?: number; trades?: number; seed?: number } }>(
+    '/admin/seed',
+    { schema: seedSchema, config: { action: 'seed' } },
+    async request => {
+      if (config.isProduction) {
+        throw new AdminForbiddenError(
+          'Seeding is refused in production: fixture users log in with the password "password". ' +
+            'To seed a production database deliberately, run npm run seed with SEED_ALLOW_PRODUCTION=1.',
+        );
+      }
+      const defaults = seedOptionsOf(config);
+      const options = {
+        ...defaults,
+        users: request.body.users ?? defaults.users,
+        trades: request.body.trades ?? defaults.trades,
+        seed: request.body.seed ?? defaults.seed,
+      };
+      if (options.trades > 0 && options.users < 2) {
+        throw new ConflictingOptionsError(`Trades need at least 2 users to trade between, got users: ${options.users}`);
+      }
+      const { pending } = await migrator.status();
+      if (pending.length > 0) {
+        throw new SchemaNotCurrentError(`Apply the pending migrations first (POST /admin/migrations/up): ${pending.join(', ')}`);
+      }
+      const summary = await runSeed(app.orm.em.fork(), options, { events: app.events });
+      request.auditResult = { seed: summary.seed, users: summary.users, trades: summary.trades, inserted: summary.inserted };
+      return summary;
+    },
+  );
+
+  app.post<{ Body: { namespace?: string } }>(
+    '/admin/cache/purge',
+    { schema: purgeSchema, config: { action: 'cache.purge' } },
+    async request => {
+      const namespace = request.body.namespace ?? config.cachePrefix;
+      const problem = describeBadNamespace(namespace);
+      if (problem) throw new InvalidNamespaceError(`body.namespace: ${problem}, got ${JSON.stringify(namespace)}`);
+      if (app.redis.status !== 'ready') {
+        throw withProblemDetails(new CacheUnavailableError(`Redis is not reachable (${app.redis.status}); nothing was purged`), {}, { expose: true });
+      }
+      const started = performance.now();
+      const { matched, deleted } = await purgeKeys(app.redis, `${namespace}:*`);
+      const durationMs = Math.round((performance.now() - started) * 10) / 10;
+      request.auditResult = { namespace, deleted };
+      return { namespace, matched, deleted, durationMs };
+    },
+  );
+
+  app.get<{ Querystring: AuditQuery }>('/admin/audit', { schema: auditSchema, config: { action: 'audit.list' } }, async request => {
+    const page = await audit.list(request.query);
+    request.auditResult = { entries: page.items.length };
+    return page;
+  });
+}
+
+/** The HTTP error for what the migrator threw; anything else is the server's fault and stays as it is. */
+function asAdminError(error: unknown): unknown {
+  if (error instanceof UnknownMigrationError) return new MigrationNotFoundError(error.migration);
+  if (error instanceof NotAppliedError) return new MigrationNotAppliedError(error.message);
+  if (error instanceof MigrationLockTimeoutError) {
+    return withProblemDetails(new MigrationRunningError(`Not started: ${error.message}`), { running: error.holder });
+  }
+  if (error instanceof SchemaContractError) {
+    return withProblemDetails(new SchemaContractMismatchError(error.message.split('\n')[0]), { differences: error.differences });
+  }
+  return error;
+}
+
+async function recordAction(app: FastifyInstance, audit: AuditLog, request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+  const durationMs = Math.round(reply.elapsedTime * 1000) / 1000;
+  const statusCode = reply.statusCode;
+  const params: Record<string, unknown> = {};
+  if (request.body !== undefined) params.body = request.body;
+  if (request.query && Object.keys(request.query).length > 0) params.query = request.query;
+  const entry = {
+    action: request.routeOptions.config.action ?? 'unknown',
+    method: request.method,
+    path: request.url.split('?')[0].slice(0, 500),
+    params: auditParams(params),
+    statusCode,
+    outcome: outcomeOf(statusCode),
+    result: statusCode < 400 ? request.auditResult : problemSummary(payload),
+    tokenFingerprint: request.adminTokenFingerprint,
+    clientAddress: request.ip ?? null,
+    userAgent: request.headers['user-agent'] ?? null,
+    requestId: String(request.id),
+    startedAt: new Date(Date.now() - durationMs),
+    durationMs,
+  };
+  app.log.info({ audit: { ...entry, params: undefined } }, `admin ${entry.action}: ${entry.outcome} (${statusCode})`);
+  try {
+    await audit.record(entry);
+  } catch (error) {
+    // the action itself is done (or refused); the log line above still tells about it
+    app.log.error({ err: error, audit: entry }, 'could not write the admin audit entry');
+  }
+}
+
+// The code and detail of a problem reply, to say in the log why a request was refused.
+function problemSummary(payload: unknown): Record<string, unknown> | null {
+  if (typeof payload !== 'string') return null;
+  try {
+    const { code, detail } = JSON.parse(payload);
+    return { code, detail: typeof detail === 'string' ? detail.slice(0, 1000) : detail };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,298 @@
+// JSON schemas of the admin API: what each route takes and answers (also its OpenAPI document).
+import { MAX_SEED } from '../config.ts';
+import { problemResponses } from '../http/problem-details.ts';
+import { timestampSchema } from '../http/schemas.ts';
+
+/** Largest fixture set the API seeds in one request; bigger ones belong to `npm run seed`. */
+export const MAX_API_SEED_ROWS = 100_000;
+
+const tags = ['admin'];
+const security = [{ adminToken: [] }];
+const noQuery = { type: 'object', properties: {}, additionalProperties: false } as const;
+
+/** A migration name as the files name it, or its 14-digit version. */
+const migrationName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 200,
+  pattern: '^[A-Za-z0-9_.-]+$',
+  description: 'A migration name (Migration20241102000001_RenameProsumerToUser) or its 14-digit version (20241102000001)',
+} as const;
+
+const verification = {
+  type: 'object',
+  properties: {
+    ok: { type: 'boolean' },
+    checkedAt: timestampSchema,
+    checks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', enum: ['foreign keys', 'indexes', 'orphaned rows', 'row counts'] },
+          ok: { type: 'boolean' },
+          detail: { type: 'string' },
+        },
+        required: ['name', 'ok', 'detail'],
+      },
+    },
+  },
+  required: ['ok', 'checkedAt', 'checks'],
+} as const;
+
+const runReport = {
+  type: 'object',
+  description: 'What the run did (also recorded in enerlink_migration_run)',
+  properties: {
+    dryRun: { type: 'boolean', enum: [false] },
+    method: { type: 'string', enum: ['up', 'down'] },
+    status: { type: 'string', enum: ['applied', 'nothing to do'] },
+    startedAt: timestampSchema,
+    durationMs: { type: 'number' },
+    migrations: {
+      type: 'array',
+      items: { type: 'object', properties: { name: { type: 'string' }, durationMs: { type: 'number' } }, required: ['name', 'durationMs'] },
+    },
+    backupFile: { type: 'string' },
+    verification,
+  },
+  required: ['dryRun', 'method', 'status', 'startedAt', 'durationMs', 'migrations'],
+} as const;
+
+const dryRunReport = {
+  type: 'object',
+  description: 'What the run would do: nothing was applied and no lock was taken',
+  properties: {
+    dryRun: { type: 'boolean', enum: [true] },
+    method: { type: 'string', enum: ['up', 'down'] },
+    migrations: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          action: { type: 'string', enum: ['apply', 'revert', 'adopt'], description: 'adopt: a deployed legacy database, recorded as migrated without running anything' },
+          transactional: { type: 'boolean' },
+          sql: { type: 'array', items: { type: 'string' } },
+        },
+        required: ['name', 'action', 'transactional', 'sql'],
+      },
+    },
+  },
+  required: ['dryRun', 'method', 'migrations'],
+} as const;
+
+/** The 409 of a run refused because another one holds the fleet lock. */
+const migrationRunning = {
+  type: 'object',
+  description: 'Problem details; `running` says what holds the migration lock',
+  properties: {
+    type: { type: 'string' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    code: { type: 'string' },
+    running: {
+      type: 'object',
+      properties: {
+        backendPid: { type: 'integer' },
+        applicationName: { type: ['string', 'null'] },
+        clientAddress: { type: ['string', 'null'] },
+        activity: {
+          type: 'object',
+          properties: {
+            operation: { type: 'string' },
+            origin: { type: 'string' },
+            host: { type: 'string' },
+            pid: { type: 'integer' },
+            startedAt: timestampSchema,
+            migrations: { type: 'array', items: { type: 'string' } },
+          },
+        },
+      },
+    },
+    differences: { type: 'array', items: { type: 'string' } },
+  },
+  required: ['type', 'title', 'status', 'detail', 'code'],
+} as const;
+
+const runResponses = { 200: { oneOf: [runReport, dryRunReport] }, 409: migrationRunning, ...problemResponses } as const;
+
+export const statusSchema = {
+  tags,
+  security,
+  summary: 'Executed and pending migrations, and whether a run is in progress',
+  querystring: noQuery,
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        executed: {
+          type: 'array',
+          items: { type: 'object', properties: { name: { type: 'string' }, executedAt: timestampSchema }, required: ['name', 'executedAt'] },
+        },
+        pending: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
+        migrating: { type: 'boolean', description: 'A migration run (or a restore) holds the fleet lock right now' },
+        running: migrationRunning.properties.running,
+      },
+      required: ['executed', 'pending', 'migrating'],
+    },
+    ...problemResponses,
+  },
+} as const;
+
+export const upSchema = {
+  tags,
+  security,
+  summary: 'Apply pending migrations under the fleet lock (or, with dryRun, show the SQL)',
+  description: 'Applies every pending migration, or those up to and including `to`. A run already in progress anywhere in the fleet: 409.',
+  querystring: noQuery,
+  body: {
+    type: 'object',
+    properties: {
+      to: migrationName,
+      dryRun: { type: 'boolean', default: false, description: 'Return the SQL it would run; apply nothing' },
+    },
+    additionalProperties: false,
+  },
+  response: runResponses,
+} as const;
+
+export const downSchema = {
+  tags,
+  security,
+  summary: 'Revert migrations under the fleet lock (one by default)',
+  description: 'Reverts the last `steps` migrations (default 1), or every migration applied after `to` (which stays applied).',
+  querystring: noQuery,
+  body: {
+    type: 'object',
+    properties: {
+      to: migrationName,
+      steps: { type: 'integer', minimum: 1, maximum: 10_000 },
+      dryRun: { type: 'boolean', default: false, description: 'Return the SQL it would run; revert nothing' },
+    },
+    additionalProperties: false,
+  },
+  response: runResponses,
+} as const;
+
+export const verifySchema = {
+  tags,
+  security,
+  summary: 'Run the integrity checks now: foreign keys, indexes, orphaned rows',
+  querystring: noQuery,
+  response: { 200: verification, ...problemResponses },
+} as const;
+
+export const seedSchema = {
+  tags,
+  security,
+  summary: 'Build the fixture set (users, each with a wallet and a smart meter); refused in production',
+  description: `Idempotent: rows already there are kept. Up to ${MAX_API_SEED_ROWS.toLocaleString('en')} users or trades; more with npm run seed.`,
+  querystring: noQuery,
+  body: {
+    type: 'object',
+    properties: {
+      users: { type: 'integer', minimum: 1, maximum: MAX_API_SEED_ROWS, description: 'Default: SEED_USERS' },
+      trades: { type: 'integer', minimum: 0, maximum: MAX_API_SEED_ROWS, description: 'Default: SEED_TRADES' },
+      seed: { type: 'integer', minimum: 0, maximum: MAX_SEED, description: 'Default: SEED; the same seed gives the same rows' },
+    },
+    additionalProperties: false,
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        seed: { type: 'integer' },
+        users: { type: 'integer' },
+        wallets: { type: 'integer' },
+        meters: { type: 'integer' },
+        trades: { type: 'integer' },
+        transactionLogs: { type: 'integer' },
+        rows: { type: 'integer' },
+        inserted: { type: 'integer', description: 'Rows this request added; 0 when the set was already there' },
+        durationMs: { type: 'number' },
+        rowsPerSecond: { type: 'number' },
+        demo: { type: 'object', properties: { email: { type: 'string' }, password: { type: 'string' } }, required: ['email', 'password'] },
+      },
+      required: ['seed', 'users', 'wallets', 'meters', 'trades', 'transactionLogs', 'rows', 'inserted', 'durationMs', 'rowsPerSecond', 'demo'],
+    },
+    ...problemResponses,
+  },
+} as const;
+
+export const purgeSchema = {
+  tags,
+  security,
+  summary: 'Delete every cache entry of a namespace (SCAN + UNLINK, never FLUSH)',
+  querystring: noQuery,
+  body: {
+    type: 'object',
+    properties: {
+      namespace: { type: 'string', minLength: 1, maxLength: 100, description: 'Default: CACHE_PREFIX, this service’s own entries' },
+    },
+    additionalProperties: false,
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        namespace: { type: 'string' },
+        matched: { type: 'integer' },
+        deleted: { type: 'integer' },
+        durationMs: { type: 'number' },
+      },
+      required: ['namespace', 'matched', 'deleted', 'durationMs'],
+    },
+    ...problemResponses,
+  },
+} as const;
+
+export const auditSchema = {
+  tags,
+  security,
+  summary: 'Who did what, when, with what result: newest first, a page at a time',
+  querystring: {
+    type: 'object',
+    properties: {
+      limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+      before: { type: 'string', pattern: '^[1-9][0-9]{0,17}$', description: 'nextCursor of the previous page' },
+      action: { type: 'string', minLength: 1, maxLength: 64 },
+      outcome: { type: 'string', enum: ['succeeded', 'refused', 'failed'] },
+    },
+    additionalProperties: false,
+  },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        items: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              id: { type: 'string' },
+              action: { type: 'string' },
+              method: { type: 'string' },
+              path: { type: 'string' },
+              params: { type: ['object', 'null'], additionalProperties: true },
+              statusCode: { type: 'integer' },
+              outcome: { type: 'string', enum: ['succeeded', 'refused', 'failed'] },
+              result: { type: ['object', 'null'], additionalProperties: true },
+              tokenFingerprint: { type: ['string', 'null'], description: 'First 16 hex digits of the SHA-256 of the presented token' },
+              clientAddress: { type: ['string', 'null'] },
+              userAgent: { type: ['string', 'null'] },
+              requestId: { type: 'string' },
+              startedAt: timestampSchema,
+              durationMs: { type: 'number' },
+            },
+            required: ['id', 'action', 'method', 'path', 'statusCode', 'outcome', 'requestId', 'startedAt', 'durationMs'],
+          },
+        },
+        nextCursor: { type: ['string', 'null'] },
+      },
+      required: ['items', 'nextCursor'],
+    },
+    ...problemResponses,
+  },
+} as const;

@@ -1,0 +1,185 @@
+import { ADMIN_AUDIT_TABLE } from '../schema/enerlink-migrator.ts';
+import type { QueryRunner } from '../schema/schema-fingerprint.ts';
+
+// The admin API's audit log is a service table like the migration run log, not a migration:
+// it must exist before the first migration is applied over HTTP, and survive every `down`,
+// since a rollback is exactly what it has to remember.
+
+/** How an action ended: done, refused (any 4xx: token, rate limit, input, conflict) or failed (5xx). */
+export type AuditOutcome = 'succeeded' | 'refused' | 'failed';
+
+/** One admin action, as recorded. */
+export interface AuditEntry {
+  action: string;
+  method: string;
+  path: string;
+  /** Body, query and path parameters, with anything that looks like a secret redacted. */
+  params: Record<string, unknown> | null;
+  statusCode: number;
+  outcome: AuditOutcome;
+  /** What it did (a summary) or why it was refused. */
+  result: Record<string, unknown> | null;
+  /** tokenFingerprint() of the presented token; null when none was presented. */
+  tokenFingerprint: string | null;
+  clientAddress: string | null;
+  userAgent: string | null;
+  requestId: string;
+  startedAt: Date;
+  durationMs: number;
+}
+
+/** A recorded entry, with its id (the pagination cursor). */
+export interface StoredAuditEntry extends Omit<AuditEntry, 'startedAt'> {
+  id: string;
+  startedAt: string;
+}
+
+/** A page of the log, newest first; `nextCursor` is the `before` of the next page, null on the last. */
+export interface AuditPage {
+  items: StoredAuditEntry[];
+  nextCursor: string | null;
+}
+
+export interface AuditQuery {
+  limit: number;
+  /** Only entries older than this id. */
+  before?: string;
+  action?: string;
+  outcome?: AuditOutcome;
+}
+
+const SECRET_KEY = /pass(word)?|token|secret|authori[sz]ation|api[-_]?key|cookie/i;
+const MAX_PARAMS_CHARS = 4_000;
+
+/** The outcome an HTTP status stands for. */
+export function outcomeOf(statusCode: number): AuditOutcome {
+  return statusCode >= 500 ? 'failed' : statusCode >= 400 ? 'refused' : 'succeeded';
+}
+
+/**
+ * `value` fit to store: keys that look like secrets redacted at any depth, and, when it is
+ * bigger than a few kilobytes (a fuzzer, a mistake), a truncated preview instead.
+ */
+export function auditParams(value: Record<string, unknown>): Record<string, unknown> | null {
+  const redacted = redact(value);
+  if (!redacted || Object.keys(redacted as object).length === 0) return null;
+  const text = JSON.stringify(redacted);
+  return text.length <= MAX_PARAMS_CHARS ? (redacted as Record<string, unknown>) : { truncated: true, chars: text.length, preview: text.slice(0, 500) };
+}
+
+function redact(value: unknown, depth = 0): unknown {
+  if (depth > 8) return '[too deep]';
+  if (Array.isArray(value)) return value.map(item => redact(item, depth + 1));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [key, SECRET_KEY.test(key) ? '[redacted]' : redact(item, depth + 1)]),
+    );
+  }
+  return value;
+}
+
+/** Writes and reads the audit table, creating it on first use. */
+export class AuditLog {
+  readonly #execute: QueryRunner;
+  #ready: Promise<void> | undefined;
+
+  constructor(execute: QueryRunner) {
+    this.#execute = execute;
+  }
+
+  async record(entry: AuditEntry): Promise<void> {
+    await this.ensureTable();
+    await this.#execute(
+      `insert into ${ADMIN_AUDIT_TABLE}
+         (action, method, path, params, status_code, outcome, result, token_fingerprint, client_address, user_agent, request_id, started_at, duration_ms)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        entry.action,
+        entry.method,
+        entry.path,
+        entry.params === null ? null : JSON.stringify(entry.params),
+        entry.statusCode,
+        entry.outcome,
+        entry.result === null ? null : JSON.stringify(entry.result),
+        entry.tokenFingerprint,
+        entry.clientAddress,
+        entry.userAgent?.slice(0, 500) ?? null,
+        entry.requestId,
+        entry.startedAt,
+        entry.durationMs,
+      ],
+    );
+  }
+
+  /** Newest first, `limit` at a time, after the cursor `before`, optionally of one action or outcome. */
+  async list({ limit, before, action, outcome }: AuditQuery): Promise<AuditPage> {
+    await this.ensureTable();
+    const filters = [
+      ['id < ?', before],
+      ['action = ?', action],
+      ['outcome = ?', outcome],
+    ].filter(([, value]) => value !== undefined);
+    const where = filters.map(([condition]) => condition);
+    const params = filters.map(([, value]) => value);
+    const rows = await this.#execute(
+      `select id::text, action, method, path, params, status_code, outcome, result, token_fingerprint, client_address,
+              user_agent, request_id, started_at, duration_ms::float8 as duration_ms
+         from ${ADMIN_AUDIT_TABLE} ${where.length ? `where ${where.join(' and ')}` : ''}
+        order by id desc limit ?`,
+      [...params, limit + 1],
+    );
+    const items = rows.slice(0, limit).map(
+      (row): StoredAuditEntry => ({
+        id: row.id,
+        action: row.action,
+        method: row.method,
+        path: row.path,
+        params: row.params,
+        statusCode: row.status_code,
+        outcome: row.outcome,
+        result: row.result,
+        tokenFingerprint: row.token_fingerprint,
+        clientAddress: row.client_address,
+        userAgent: row.user_agent,
+        requestId: row.request_id,
+        startedAt: new Date(row.started_at).toISOString(),
+        durationMs: row.duration_ms,
+      }),
+    );
+    return { items, nextCursor: rows.length > limit ? items.at(-1)!.id : null };
+  }
+
+  /** Creates the table if it is not there (once per process; again after a failure). */
+  ensureTable(): Promise<void> {
+    this.#ready ??= this.createTable().catch(error => {
+      this.#ready = undefined;
+      throw error;
+    });
+    return this.#ready;
+  }
+
+  private async createTable(): Promise<void> {
+    try {
+      await this.#execute(`create table if not exists ${ADMIN_AUDIT_TABLE} (
+        id bigserial primary key,
+        action varchar(64) not null,
+        method varchar(10) not null,
+        path text not null,
+        params jsonb,
+        status_code smallint not null,
+        outcome varchar(10) not null,
+        result jsonb,
+        token_fingerprint char(16),
+        client_address text,
+        user_agent text,
+        request_id text not null,
+        started_at timestamptz not null,
+        duration_ms numeric(12, 3) not null
+      )`);
+      await this.#execute(`create index if not exists ${ADMIN_AUDIT_TABLE}_action_idx on ${ADMIN_AUDIT_TABLE} (action, id)`);
+    } catch (error) {
+      // two instances creating it at once: the loser finds it there
+      if (!/already exists|pg_type_typname_nsp_index/.test((error as Error).message)) throw error;
+    }
+  }
+}

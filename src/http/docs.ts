@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fp from 'fastify-plugin';
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/**
+ * Security headers on every reply (@fastify/helmet), and the OpenAPI document of every route
+ * registered after this plugin, built from their JSON schemas: `/docs/json`, with Swagger UI
+ * at `/docs`.
+ */
+export default fp(
+  async app => {
+    await app.register(helmet);
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'enerlink',
+          version,
+          description:
+            'Peer-to-peer energy market: users trade solar energy for IDRS. The admin API (`/admin`) drives the schema lifecycle: ' +
+            'migrations, integrity checks, fixtures, cache purges and their audit log.',
+        },
+        components: {
+          securitySchemes: {
+            adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the service' },
+            userToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token POST /auth/login returns' },
+          },
+        },
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+  },
+  { name: 'docs' },
+);

@@ -27,7 +27,11 @@ export interface AppDependencies {
 }
 
 /** Secrets a log line must never show, wherever they appear in it. */
-export const REDACTED_LOG_PATHS = ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token', '*.adminToken', '*.jwtSecret'];
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  ...['password', 'token', 'adminToken', 'jwtSecret'].flatMap(key => [key, `*.${key}`]),
+];
 
 /** The service's logger settings; `stream` sends the lines elsewhere than stdout (tests read them). */
 export function loggerOptions(config: AppConfig, stream?: NodeJS.WritableStream) {

@@ -75,17 +75,17 @@ export async function createLegacyDatabase(label: string): Promise<TestDatabase>
   return db;
 }
 
-/** An ORM on the test database, with MikroORM's own console output silenced. */
-export async function createTestOrm(db: TestDatabase): Promise<MikroORM> {
-  return createOrm(db.config, { migrations: { silent: true } });
+/** An ORM on the test database, with MikroORM's own console output silenced; `migrationsPath`: a folder of the test's own. */
+export async function createTestOrm(db: TestDatabase, config: AppConfig = db.config, migrationsPath?: string): Promise<MikroORM> {
+  return createOrm(config, { migrations: { silent: true, ...(migrationsPath && { path: migrationsPath, pathTs: migrationsPath }) } });
 }
 
 /**
  * Builds the app on the test database (`config` may change other settings, e.g. point it at
  * another Redis); close it with `app.close()`. Two calls give two instances of the service.
  */
-export async function buildTestApp(db: TestDatabase, config: AppConfig = db.config): Promise<FastifyInstance> {
-  const orm = await createTestOrm(db);
+export async function buildTestApp(db: TestDatabase, config: AppConfig = db.config, migrationsPath?: string): Promise<FastifyInstance> {
+  const orm = await createTestOrm(db, config, migrationsPath);
   await orm.connect();
   const redis = createRedis(config);
   await redis.connect().catch(() => {});

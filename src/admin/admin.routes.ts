@@ -76,6 +76,12 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
       new TooManyRequestsError(`At most ${context.max} admin requests per minute from one address (ADMIN_RATE_LIMIT_PER_MINUTE); retry in ${context.after}`),
   });
 
+  // Which token a request presented, for its audit entry, even when the rate limit refuses it.
+  app.addHook('onRequest', async request => {
+    const presented = bearerToken(request.headers.authorization);
+    request.adminTokenFingerprint = presented === undefined ? null : tokenFingerprint(presented);
+  });
+
   // The token is checked after the rate limit (so guessing it is rate-limited too) and before
   // the body is read; both are route-level onRequest hooks, added in this order.
   const authenticate: onRequestHookHandler = async request => {
@@ -83,7 +89,6 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
     if (presented === undefined) {
       throw new UnauthorizedError('The admin API needs a token: send Authorization: Bearer <ADMIN_TOKEN>');
     }
-    request.adminTokenFingerprint = tokenFingerprint(presented);
     if (!isAdminToken(adminToken, presented)) throw new UnauthorizedError('Wrong admin token');
   };
   app.addHook('onRoute', route => {

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectProblem } from '../api.ts';
 import { fillLegacyData, dumpTables } from '../legacy-data.ts';
+import { migrationSource, migrationsFolder } from '../processes.ts';
 import { startAdminApi, recordedMigrations, type AdminApi } from './admin-api.ts';
 
 const ALL = [
@@ -101,6 +102,26 @@ describe('POST /admin/migrations/up', () => {
     expectProblem(await call('POST', '/admin/migrations/up', [1, 2]), 400, 'VALIDATION_FAILED');
     expectProblem(await call('POST', '/admin/migrations/up?force=1', {}), 400, 'VALIDATION_FAILED');
     expect(await recordedMigrations(db)).toEqual({});
+  });
+});
+
+describe('a migration that fails', () => {
+  it('is a 500 that says which migration and why, with the run report; its batch is rolled back', async () => {
+    const broken = 'Migration20991231000000_Broken';
+    const folder = migrationsFolder({ [`${broken}.ts`]: migrationSource(broken, ['create table half_done (id int)', 'select 1/0']) });
+    try {
+      const { call, db } = await api('up_fails', { migrationsPath: folder.path, migrate: false });
+      const reply = await call('POST', '/admin/migrations/up');
+      expectProblem(reply, 500, 'MIGRATION_FAILED');
+      expect(reply.json().detail).toMatch(new RegExp(`^Migration ${broken} \\(up\\) failed: division by zero.*\\(its batch was rolled back\\)$`, 's'));
+      // the outbox migration ran in the broken one's batch (one transaction): rolled back with it
+      expect(reply.json().report).toMatchObject({ method: 'up', status: 'failed', migrations: [INITIAL, RENAME, INDEXES].map(name => ({ name })) });
+      expect(await db.query(`select to_regclass('half_done') as a, to_regclass('cache_outbox') as b`)).toEqual([{ a: null, b: null }]);
+      expect(Object.keys(await recordedMigrations(db))).toEqual([INITIAL, RENAME, INDEXES]);
+      expect((await call('GET', '/admin/audit?outcome=failed')).json().items[0].result).toMatchObject({ code: 'MIGRATION_FAILED' });
+    } finally {
+      folder.remove();
+    }
   });
 });
 

@@ -81,13 +81,25 @@ function nameList(names: string[] | { generic?: string[]; female?: string[]; mal
   return names?.generic ?? [...(names?.female ?? []), ...(names?.male ?? [])];
 }
 
+const passwordHashes = new Map<number, string>();
+
 /**
- * The bcrypt hash of FIXTURE_PASSWORD for `seed`, computed once per run (~250 ms at cost 12) and
- * shared by every fixture user. The salt is derived from the seed instead of drawn at random so
- * the same seed gives the same bytes; a secret salt buys nothing for a password that is printed
- * in the README.
+ * The bcrypt hash of FIXTURE_PASSWORD for `seed`, computed once per process and seed (~250 ms
+ * at cost 12: the admin API may seed many times) and shared by every fixture user. The salt is
+ * derived from the seed instead of drawn at random so the same seed gives the same bytes; a
+ * secret salt buys nothing for a password that is printed in the README.
  */
 export function fixturePasswordHash(seed: number): string {
+  let hash = passwordHashes.get(seed);
+  if (hash === undefined) {
+    if (passwordHashes.size >= 100) passwordHashes.clear();
+    hash = hashOf(seed);
+    passwordHashes.set(seed, hash);
+  }
+  return hash;
+}
+
+function hashOf(seed: number): string {
   const saltBytes = createHash('sha256').update(`enerlink-fixture-salt:${seed}`).digest().subarray(0, 16);
   const salt = `$2b$${FIXTURE_BCRYPT_COST}$${encodeBase64([...saltBytes], 16)}`;
   return hashSync(FIXTURE_PASSWORD, salt);

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type Api } from '../api.ts';
+
+const ADMIN_OPERATIONS = [
+  ['get', '/admin/migrations'],
+  ['post', '/admin/migrations/up'],
+  ['post', '/admin/migrations/down'],
+  ['get', '/admin/schema/verify'],
+  ['post', '/admin/seed'],
+  ['post', '/admin/cache/purge'],
+  ['get', '/admin/audit'],
+] as const;
+
+describe('the OpenAPI document and Swagger UI at /docs', () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi('docs');
+  });
+  afterAll(async () => {
+    await api.close();
+  });
+
+  it('describes every admin operation from its schemas, with the admin token as its security', async () => {
+    const reply = await api.app.inject({ url: '/docs/json' });
+    expect(reply.statusCode).toBe(200);
+    const document = reply.json();
+    expect(document.openapi).toBe('3.1.0');
+    expect(document.info).toMatchObject({ title: 'enerlink', version: expect.any(String) });
+    expect(document.components.securitySchemes.adminToken).toEqual({ type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the service' });
+    for (const [method, path] of ADMIN_OPERATIONS) {
+      const operation = document.paths[path]?.[method];
+      expect(operation, `${method} ${path}`).toBeDefined();
+      expect(operation.security).toEqual([{ adminToken: [] }]);
+      expect(operation.tags).toEqual(['admin']);
+      expect(operation.summary.length).toBeGreaterThan(10);
+      expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['200', '4XX', '5XX']));
+      if (method === 'post') {
+        const body = operation.requestBody.content['application/json'].schema;
+        expect(body.additionalProperties, `${path} refuses unknown properties`).toBe(false);
+      }
+    }
+    expect(document.paths['/admin/migrations/up'].post.requestBody.content['application/json'].schema.properties).toMatchObject({
+      to: { type: 'string' },
+      dryRun: { type: 'boolean', default: false },
+    });
+    expect(Object.keys(document.paths['/admin/migrations/up'].post.responses)).toContain('409');
+    // the rest of the API is in the same document
+    expect(document.paths['/trades']).toBeDefined();
+    expect(document.paths['/health/ready']).toBeDefined();
+  });
+
+  it('serves Swagger UI without a token, with the security headers', async () => {
+    const page = await api.app.inject({ url: '/docs/' });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.body).toContain('swagger-ui');
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
+    const initializer = await api.app.inject({ url: '/docs/static/swagger-initializer.js' });
+    expect(initializer.statusCode).toBe(200);
+    expect(initializer.body).toContain('./json');
+  });
+});

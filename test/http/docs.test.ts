@@ -55,6 +55,9 @@ describe('the OpenAPI document and Swagger UI at /docs', () => {
     expect(page.headers['content-type']).toMatch(/^text\/html/);
     expect(page.body).toContain('swagger-ui');
     expect(page.headers['x-content-type-options']).toBe('nosniff');
+    expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+    // over plain http it would send the browser to https for the UI's own scripts
+    expect(page.headers['content-security-policy']).not.toContain('upgrade-insecure-requests');
     const initializer = await api.app.inject({ url: '/docs/static/swagger-initializer.js' });
     expect(initializer.statusCode).toBe(200);
     expect(initializer.body).toContain('./json');

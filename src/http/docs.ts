@@ -36,6 +36,12 @@ export default fp(
       },
     });
     await app.register(swaggerUi, { routePrefix: '/docs' });
+    // Swagger UI groups operations by tag: routes without one are grouped by their first segment
+    app.addHook('onRoute', route => {
+      if (route.url.startsWith('/docs') || !route.schema || route.schema.tags) return;
+      const [segment] = route.url.split('/').filter(Boolean);
+      if (segment) route.schema = { ...route.schema, tags: [segment] };
+    });
   },
   { name: 'docs' },
 );

@@ -36,8 +36,9 @@ const verification = {
         required: ['name', 'ok', 'detail'],
       },
     },
+    counts: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Exact row count of every table' },
   },
-  required: ['ok', 'checkedAt', 'checks'],
+  required: ['ok', 'checkedAt', 'checks', 'counts'],
 } as const;
 
 const runReport = {

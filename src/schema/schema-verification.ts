@@ -12,6 +12,8 @@ export interface VerificationReport {
   ok: boolean;
   checkedAt: string;
   checks: VerificationCheck[];
+  /** Exact row count of every table (but the excluded ones) when the checks ran. */
+  counts: Record<string, number>;
 }
 
 /** What the entities expect of the schema; checked only when the schema is at the latest version. */
@@ -112,8 +114,8 @@ export async function verifySchema(
     detail: orphans.length ? orphans.join('; ') : `none across ${foreignKeys.length} foreign keys`,
   });
 
+  const after = await countRows(query, options.exclude);
   if (options.countsBefore) {
-    const after = await countRows(query, options.exclude);
     const changed: string[] = [];
     let compared = 0;
     for (const [table, before] of Object.entries(options.countsBefore)) {
@@ -128,7 +130,7 @@ export async function verifySchema(
       detail: changed.length ? changed.join('; ') : `unchanged in ${compared} tables`,
     });
   }
-  return { ok: checks.every(check => check.ok), checkedAt: new Date().toISOString(), checks };
+  return { ok: checks.every(check => check.ok), checkedAt: new Date().toISOString(), checks, counts: after };
 }
 
 async function tableExists(query: QueryRunner, table: string): Promise<boolean> {

@@ -190,6 +190,10 @@ describe('GET /admin/schema/verify', () => {
     expect(healthy.statusCode, healthy.body).toBe(200);
     expect(healthy.json()).toMatchObject({ ok: true, checkedAt: expect.any(String) });
     expect(healthy.json().checks.map((check: { name: string }) => check.name)).toEqual(['foreign keys', 'indexes', 'orphaned rows']);
+    expect(healthy.json().counts).toMatchObject({ user: 0, wallet: 0, smart_meter: 0, market_trade: 0 });
+    expect(healthy.json().counts.enerlink_admin_audit).toBeUndefined();
+    await call('POST', '/admin/seed', { users: 4 });
+    expect((await call('GET', '/admin/schema/verify')).json().counts).toMatchObject({ user: 4, wallet: 4, smart_meter: 4 });
 
     await db.query('alter table wallet drop constraint wallet_user_id_fkey');
     const broken = (await call('GET', '/admin/schema/verify')).json();

@@ -256,6 +256,13 @@ describe('POST /admin/cache/purge', () => {
     expect(await app.redis.exists(`${other}:g1:user:a`)).toBe(0);
   });
 
+  it('without Redis: 503 saying so, not a generic failure', async () => {
+    const { call } = await api('purge_down', { env: { REDIS_URL: 'redis://127.0.0.1:1' } });
+    const reply = await call('POST', '/admin/cache/purge');
+    expectProblem(reply, 503, 'CACHE_UNAVAILABLE');
+    expect(reply.json().detail).toMatch(/^Redis is not reachable \(\w+\); nothing was purged$/);
+  });
+
   it('refuses a namespace that could reach other keys', async () => {
     const { call } = await api('purge_bad');
     for (const namespace of ['*', 'a:b', 'users?', '']) {

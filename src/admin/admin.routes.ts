@@ -31,7 +31,7 @@ import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
 import { runSeed, seedOptionsOf } from '../seeding/seed-service.ts';
 import { bearerToken, isAdminToken, tokenFingerprint } from './admin-token.ts';
 import { AuditLog, auditParams, outcomeOf, type AuditQuery } from './audit-log.ts';
-import { auditSchema, downSchema, purgeSchema, seedSchema, statusSchema, upSchema, verifySchema } from './admin.schemas.ts';
+import { auditSchema, downSchema, purgeSchema, runsSchema, seedSchema, statusSchema, upSchema, verifySchema } from './admin.schemas.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -112,6 +112,16 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
     request.auditResult = { executed: executed.length, pending: pending.length, migrating: holder !== undefined };
     return { executed, pending: pending.map(name => ({ name })), migrating: holder !== undefined, running: holder };
   });
+
+  app.get<{ Querystring: { limit: number; before?: string } }>(
+    '/admin/migrations/runs',
+    { schema: runsSchema, config: { action: 'migrations.runs' } },
+    async request => {
+      const page = await migrator.listRuns(request.query);
+      request.auditResult = { runs: page.items.length };
+      return page;
+    },
+  );
 
   app.post<{ Body: { to?: string; dryRun: boolean } }>(
     '/admin/migrations/up',

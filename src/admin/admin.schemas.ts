@@ -47,6 +47,7 @@ const runReport = {
   properties: {
     dryRun: { type: 'boolean', enum: [false] },
     method: { type: 'string', enum: ['up', 'down'] },
+    origin: { type: 'string', description: 'Who started the run: admin-api here' },
     status: { type: 'string', enum: ['applied', 'nothing to do'] },
     startedAt: timestampSchema,
     durationMs: { type: 'number' },
@@ -57,7 +58,7 @@ const runReport = {
     backupFile: { type: 'string' },
     verification,
   },
-  required: ['dryRun', 'method', 'status', 'startedAt', 'durationMs', 'migrations'],
+  required: ['dryRun', 'method', 'origin', 'status', 'startedAt', 'durationMs', 'migrations'],
 } as const;
 
 const dryRunReport = {
@@ -137,6 +138,50 @@ export const statusSchema = {
         running: migrationRunning.properties.running,
       },
       required: ['executed', 'pending', 'migrating'],
+    },
+    ...problemResponses,
+  },
+} as const;
+
+/** `?limit=&before=` of the admin API's newest-first lists. */
+const pageQuery = {
+  limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+  before: { type: 'string', pattern: '^[1-9][0-9]{0,17}$', description: 'nextCursor of the previous page' },
+} as const;
+
+export const runsSchema = {
+  tags,
+  security,
+  summary: 'Every migration run of the database, newest first: startup, CLI and admin API alike',
+  querystring: { type: 'object', properties: pageQuery, additionalProperties: false },
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        items: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              id: { type: 'string' },
+              method: { type: 'string', enum: ['up', 'down'] },
+              origin: { type: ['string', 'null'], description: 'startup, cli or admin-api; null for runs recorded before enerlink kept it' },
+              status: { type: 'string', enum: ['applied', 'failed'] },
+              startedAt: timestampSchema,
+              durationMs: { type: 'number' },
+              migrations: runReport.properties.migrations,
+              backupFile: { type: ['string', 'null'] },
+              verification: { anyOf: [verification, { type: 'null' }] },
+              error: { type: ['string', 'null'] },
+              host: { type: 'string' },
+              pid: { type: 'integer' },
+            },
+            required: ['id', 'method', 'origin', 'status', 'startedAt', 'durationMs', 'migrations', 'host', 'pid'],
+          },
+        },
+        nextCursor: { type: ['string', 'null'] },
+      },
+      required: ['items', 'nextCursor'],
     },
     ...problemResponses,
   },
@@ -256,8 +301,7 @@ export const auditSchema = {
   querystring: {
     type: 'object',
     properties: {
-      limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
-      before: { type: 'string', pattern: '^[1-9][0-9]{0,17}$', description: 'nextCursor of the previous page' },
+      ...pageQuery,
       action: { type: 'string', minLength: 1, maxLength: 64 },
       outcome: { type: 'string', enum: ['succeeded', 'refused', 'failed'] },
     },

@@ -67,6 +67,8 @@ export type MigrationLogger = (level: 'info' | 'warn' | 'error', message: string
 /** What a run did, as logged, recorded in `enerlink_migration_run` and returned by `runWithReport`. */
 export interface MigrationRunReport {
   method: 'up' | 'down';
+  /** Who started it: `startup`, `cli`, `admin-api`, ... */
+  origin: string;
   status: 'applied' | 'failed' | 'nothing to do';
   startedAt: string;
   durationMs: number;
@@ -74,6 +76,17 @@ export interface MigrationRunReport {
   backupFile?: string;
   verification?: VerificationReport;
   error?: string;
+}
+
+/** A run as `enerlink_migration_run` keeps it (`origin` is null for runs recorded before it was). */
+export interface RecordedRun extends Omit<MigrationRunReport, 'origin' | 'backupFile' | 'verification' | 'error'> {
+  id: string;
+  origin: string | null;
+  backupFile: string | null;
+  verification: VerificationReport | null;
+  error: string | null;
+  host: string;
+  pid: number;
 }
 
 /** Which migrations to revert: MikroORM's options plus a step count. */
@@ -400,6 +413,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
     const started = Date.now();
     const report: MigrationRunReport & { failure?: Error } = {
       method,
+      origin,
       status: 'nothing to do',
       startedAt: new Date(started).toISOString(),
       durationMs: 0,
@@ -516,13 +530,17 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
       verification jsonb,
       error text,
       host text not null,
-      pid integer not null
+      pid integer not null,
+      origin text
     )`);
+    // a run log created before runs recorded who started them
+    await this.query(`alter table ${MIGRATION_RUNS_TABLE} add column if not exists origin text`);
     await this.query(
-      `insert into ${MIGRATION_RUNS_TABLE} (method, status, started_at, duration_ms, migrations, backup_file, verification, error, host, pid)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `insert into ${MIGRATION_RUNS_TABLE} (method, origin, status, started_at, duration_ms, migrations, backup_file, verification, error, host, pid)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         report.method,
+        report.origin,
         report.status,
         report.startedAt,
         report.durationMs,
@@ -534,6 +552,34 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
         process.pid,
       ],
     );
+  }
+
+  /** The recorded runs, newest first, `limit` at a time, older than the run `before`. */
+  async listRuns({ limit, before }: { limit: number; before?: string }): Promise<{ items: RecordedRun[]; nextCursor: string | null }> {
+    const [{ exists }] = await this.query(`select to_regclass(?) is not null as exists`, [MIGRATION_RUNS_TABLE]);
+    if (!exists) return { items: [], nextCursor: null };
+    const rows = await this.query(
+      `select id::text, method, origin, status, started_at, duration_ms, migrations, backup_file, verification, error, host, pid
+         from ${MIGRATION_RUNS_TABLE} ${before === undefined ? '' : 'where id < ?'} order by id desc limit ?`,
+      before === undefined ? [limit + 1] : [before, limit + 1],
+    );
+    const items = rows.slice(0, limit).map(
+      (row): RecordedRun => ({
+        id: row.id,
+        method: row.method,
+        origin: row.origin,
+        status: row.status,
+        startedAt: new Date(row.started_at).toISOString(),
+        durationMs: row.duration_ms,
+        migrations: row.migrations,
+        backupFile: row.backup_file,
+        verification: row.verification,
+        error: row.error,
+        host: row.host,
+        pid: row.pid,
+      }),
+    );
+    return { items, nextCursor: rows.length > limit ? items.at(-1)!.id : null };
   }
 
   // What the entities expect: their foreign keys and indexes, by name.

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectProblem } from '../api.ts';
 import { fillLegacyData, dumpTables } from '../legacy-data.ts';
-import { migrationSource, migrationsFolder } from '../processes.ts';
+import { MIKRO_ORM_CLI, migrationSource, migrationsFolder, runCommand } from '../processes.ts';
 import { startAdminApi, recordedMigrations, type AdminApi } from './admin-api.ts';
 
 const ALL = [
@@ -102,6 +102,34 @@ describe('POST /admin/migrations/up', () => {
     expectProblem(await call('POST', '/admin/migrations/up', [1, 2]), 400, 'VALIDATION_FAILED');
     expectProblem(await call('POST', '/admin/migrations/up?force=1', {}), 400, 'VALIDATION_FAILED');
     expect(await recordedMigrations(db)).toEqual({});
+  });
+});
+
+describe('GET /admin/migrations/runs', () => {
+  it('lists every run of the database, newest first, whoever started it, a page at a time', async () => {
+    const { call, db } = await api('runs', { migrate: false });
+    expect((await call('GET', '/admin/migrations/runs')).json()).toEqual({ items: [], nextCursor: null });
+    await call('POST', '/admin/migrations/up', { to: RENAME });
+    await call('POST', '/admin/migrations/down');
+    const cli = await runCommand([MIKRO_ORM_CLI, 'migration:up'], { NODE_ENV: 'test', DATABASE_URL: db.url, CACHE_PREFIX: db.name });
+    expect(cli.code, cli.stderr).toBe(0);
+
+    const first = await call('GET', '/admin/migrations/runs?limit=2');
+    expect(first.statusCode, first.body).toBe(200);
+    const page = first.json();
+    expect(page.items.map((run: { origin: string; method: string }) => `${run.origin} ${run.method}`)).toEqual(['cli up', 'admin-api down']);
+    expect(page.items[0]).toMatchObject({
+      status: 'applied',
+      migrations: [RENAME, INDEXES, OUTBOX].map(name => ({ name, durationMs: expect.any(Number) })),
+      verification: { ok: true },
+      error: null,
+      pid: expect.any(Number),
+      host: expect.any(String),
+    });
+    const rest = (await call('GET', `/admin/migrations/runs?before=${page.nextCursor}`)).json();
+    expect(rest.items.map((run: { origin: string; method: string }) => `${run.origin} ${run.method}`)).toEqual(['admin-api up']);
+    expect(rest.nextCursor).toBeNull();
+    expectProblem(await call('GET', '/admin/migrations/runs?limit=500'), 400, 'VALIDATION_FAILED');
   });
 });
 

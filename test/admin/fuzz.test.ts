@@ -109,6 +109,8 @@ async function fuzzGet(target: AdminApi, url: string, known: string[]): Promise<
 describe(`${RUNS} generated requests per admin endpoint: no 5xx, every 4xx a problem`, () => {
   it('GET /admin/migrations', async () => fuzzGet(await api('fuzz_status'), '/admin/migrations', []), TIMEOUT_MS);
 
+  it('GET /admin/migrations/runs', async () => fuzzGet(await api('fuzz_runs'), '/admin/migrations/runs', ['limit', 'before']), TIMEOUT_MS);
+
   it('POST /admin/migrations/up', async () => {
     await fuzzPost(await api('fuzz_up'), '/admin/migrations/up', { to: plausible, dryRun: plausible });
   }, TIMEOUT_MS);

@@ -3,6 +3,7 @@ import { startApi, type Api } from '../api.ts';
 
 const ADMIN_OPERATIONS = [
   ['get', '/admin/migrations'],
+  ['get', '/admin/migrations/runs'],
   ['post', '/admin/migrations/up'],
   ['post', '/admin/migrations/down'],
   ['get', '/admin/schema/verify'],

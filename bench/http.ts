@@ -1,5 +1,5 @@
-// npm run bench:http: requests per second and p99 latency of GET /users/:userId and POST /trades
-// against a bare Fastify route returning a constant, in the same run, on a seeded database.
+// npm run bench:http: requests per second and p99 latency of GET /users/:userId, POST /trades and
+// an admin read (GET /admin/migrations: token, rate limit, audit row) against a bare Fastify route returning a constant, in the same run, on a seeded database.
 //
 // The dataset is made with SQL in a temporary database: BENCH_HTTP_USERS users (default 500),
 // each with a funded wallet and a meter (funded far beyond what the seeder's fixtures hold, so
@@ -17,6 +17,7 @@ const DURATION = Number(process.env.BENCH_HTTP_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 20);
 const TRADERS = Math.min(USERS, 100);
 const PASSWORD = 'bench password';
+const ADMIN_TOKEN = 'bench-admin-token-bench-admin-token-bench';
 
 const userId = (n: number) => `user_bench_${String(n).padStart(6, '0')}`;
 const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)];
@@ -41,7 +42,8 @@ try {
 
   const startServer = async (env: Record<string, string>) => {
     const server = fork(new URL('./http-server.ts', import.meta.url), [], {
-      env: { ...process.env, NODE_ENV: 'development', DATABASE_URL: db.url, JWT_SECRET: 'bench-secret-bench-secret-bench-secret', ...env },
+      env: { ...process.env, NODE_ENV: 'development', DATABASE_URL: db.url, JWT_SECRET: 'bench-secret-bench-secret-bench-secret',
+        ADMIN_TOKEN, ADMIN_RATE_LIMIT_PER_MINUTE: '1000000', ...env },
     });
     servers.push(server);
     return new Promise<{ app: number; bare: number }>((resolve, reject) => {
@@ -97,12 +99,19 @@ try {
     },
   });
 
+  const admin = await run('GET /admin/migrations (+ audit row)', appUrl, {
+    method: 'GET',
+    path: '/admin/migrations',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  const [{ audited }] = await db.query(`select count(*)::int as audited from enerlink_admin_audit`);
+
   const [conservation] = await db.query(`select sum(energy_balance)::text as energy, sum(idrs_balance)::text as idrs,
     (select count(*) from market_trade)::int as trades, (select count(*) from transaction_log)::int as logs from wallet`);
 
   console.log(`enerlink bench:http: ${USERS} seeded users, ${CONNECTIONS} connections, ${DURATION} s per scenario after a 2 s warm-up`);
   console.log(`${'scenario'.padEnd(36)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'req/s vs bare'.padStart(14)} ${'p99 vs bare'.padStart(12)}`);
-  for (const row of [bare, uncached, cached, trades]) {
+  for (const row of [bare, uncached, cached, trades, admin]) {
     console.log(
       `${row.title.padEnd(36)} ${row.rps.toFixed(0).padStart(9)} ${row.p50.toFixed(0).padStart(7)} ${row.p99.toFixed(0).padStart(7)} ` +
         `${(row.rps / bare.rps).toFixed(3).padStart(14)} ${(row.p99 / Math.max(bare.p99, 1)).toFixed(1).padStart(12)}`,
@@ -116,6 +125,7 @@ try {
     `POST /trades: ${trades.total} trades measured (${conservation.trades} market_trade rows with the warm-up, ${conservation.logs} log rows); ` +
       `total energy ${conservation.energy} kWh and IDRS ${conservation.idrs} (seeded ${USERS * 1_000_000}.000000 and ${USERS * 1_000_000_000}.00)`,
   );
+  console.log(`GET /admin/migrations: ${admin.total} requests measured, ${audited} audit rows written (with the warm-up)`);
 } finally {
   for (const server of servers) {
     if (server.exitCode !== null) continue;

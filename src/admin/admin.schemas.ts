@@ -1,6 +1,6 @@
 // JSON schemas of the admin API: what each route takes and answers (also its OpenAPI document).
 import { MAX_SEED } from '../config.ts';
-import { problemResponses } from '../http/problem-details.ts';
+import { problemProperties, problemRequired, problemResponses } from '../http/problem-details.ts';
 import { timestampSchema } from '../http/schemas.ts';
 
 /** Largest fixture set the API seeds in one request; bigger ones belong to `npm run seed`. */
@@ -89,11 +89,7 @@ const migrationRunning = {
   type: 'object',
   description: 'Problem details; `running` says what holds the migration lock',
   properties: {
-    type: { type: 'string' },
-    title: { type: 'string' },
-    status: { type: 'integer' },
-    detail: { type: 'string' },
-    code: { type: 'string' },
+    ...problemProperties,
     running: {
       type: 'object',
       properties: {
@@ -115,7 +111,7 @@ const migrationRunning = {
     },
     differences: { type: 'array', items: { type: 'string' } },
   },
-  required: ['type', 'title', 'status', 'detail', 'code'],
+  required: problemRequired,
 } as const;
 
 const runResponses = { 200: { oneOf: [runReport, dryRunReport] }, 409: migrationRunning, ...problemResponses } as const;
@@ -143,6 +139,15 @@ export const statusSchema = {
   },
 } as const;
 
+/** A page of a newest-first list of `item`s (see keysetPage). */
+function pageOf<T extends object>(item: T) {
+  return {
+    type: 'object',
+    properties: { items: { type: 'array', items: item }, nextCursor: { type: ['string', 'null'] } },
+    required: ['items', 'nextCursor'],
+  } as const;
+}
+
 /** `?limit=&before=` of the admin API's newest-first lists. */
 const pageQuery = {
   limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
@@ -155,34 +160,24 @@ export const runsSchema = {
   summary: 'Every migration run of the database, newest first: startup, CLI and admin API alike',
   querystring: { type: 'object', properties: pageQuery, additionalProperties: false },
   response: {
-    200: {
+    200: pageOf({
       type: 'object',
       properties: {
-        items: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              id: { type: 'string' },
-              method: { type: 'string', enum: ['up', 'down'] },
-              origin: { type: ['string', 'null'], description: 'startup, cli or admin-api; null for runs recorded before enerlink kept it' },
-              status: { type: 'string', enum: ['applied', 'failed'] },
-              startedAt: timestampSchema,
-              durationMs: { type: 'number' },
-              migrations: runReport.properties.migrations,
-              backupFile: { type: ['string', 'null'] },
-              verification: { anyOf: [verification, { type: 'null' }] },
-              error: { type: ['string', 'null'] },
-              host: { type: 'string' },
-              pid: { type: 'integer' },
-            },
-            required: ['id', 'method', 'origin', 'status', 'startedAt', 'durationMs', 'migrations', 'host', 'pid'],
-          },
-        },
-        nextCursor: { type: ['string', 'null'] },
+        id: { type: 'string' },
+        method: { type: 'string', enum: ['up', 'down'] },
+        origin: { type: ['string', 'null'], description: 'startup, cli or admin-api; null for runs recorded before enerlink kept it' },
+        status: { type: 'string', enum: ['applied', 'failed'] },
+        startedAt: timestampSchema,
+        durationMs: { type: 'number' },
+        migrations: runReport.properties.migrations,
+        backupFile: { type: ['string', 'null'] },
+        verification: { anyOf: [verification, { type: 'null' }] },
+        error: { type: ['string', 'null'] },
+        host: { type: 'string' },
+        pid: { type: 'integer' },
       },
-      required: ['items', 'nextCursor'],
-    },
+      required: ['id', 'method', 'origin', 'status', 'startedAt', 'durationMs', 'migrations', 'host', 'pid'],
+    }),
     ...problemResponses,
   },
 } as const;
@@ -308,36 +303,26 @@ export const auditSchema = {
     additionalProperties: false,
   },
   response: {
-    200: {
+    200: pageOf({
       type: 'object',
       properties: {
-        items: {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              id: { type: 'string' },
-              action: { type: 'string' },
-              method: { type: 'string' },
-              path: { type: 'string' },
-              params: { type: ['object', 'null'], additionalProperties: true },
-              statusCode: { type: 'integer' },
-              outcome: { type: 'string', enum: ['succeeded', 'refused', 'failed'] },
-              result: { type: ['object', 'null'], additionalProperties: true },
-              tokenFingerprint: { type: ['string', 'null'], description: 'First 16 hex digits of the SHA-256 of the presented token' },
-              clientAddress: { type: ['string', 'null'] },
-              userAgent: { type: ['string', 'null'] },
-              requestId: { type: 'string' },
-              startedAt: timestampSchema,
-              durationMs: { type: 'number' },
-            },
-            required: ['id', 'action', 'method', 'path', 'statusCode', 'outcome', 'requestId', 'startedAt', 'durationMs'],
-          },
-        },
-        nextCursor: { type: ['string', 'null'] },
+        id: { type: 'string' },
+        action: { type: 'string' },
+        method: { type: 'string' },
+        path: { type: 'string' },
+        params: { type: ['object', 'null'], additionalProperties: true },
+        statusCode: { type: 'integer' },
+        outcome: { type: 'string', enum: ['succeeded', 'refused', 'failed'] },
+        result: { type: ['object', 'null'], additionalProperties: true },
+        tokenFingerprint: { type: ['string', 'null'], description: 'First 16 hex digits of the SHA-256 of the presented token' },
+        clientAddress: { type: ['string', 'null'] },
+        userAgent: { type: ['string', 'null'] },
+        requestId: { type: 'string' },
+        startedAt: timestampSchema,
+        durationMs: { type: 'number' },
       },
-      required: ['items', 'nextCursor'],
-    },
+      required: ['id', 'action', 'method', 'path', 'statusCode', 'outcome', 'requestId', 'startedAt', 'durationMs'],
+    }),
     ...problemResponses,
   },
 } as const;

@@ -1,3 +1,4 @@
+import { keysetPage, type KeysetPage } from '../db/keyset-page.ts';
 import { ADMIN_AUDIT_TABLE } from '../schema/enerlink-migrator.ts';
 import type { QueryRunner } from '../schema/schema-fingerprint.ts';
 
@@ -34,11 +35,8 @@ export interface StoredAuditEntry extends Omit<AuditEntry, 'startedAt'> {
   startedAt: string;
 }
 
-/** A page of the log, newest first; `nextCursor` is the `before` of the next page, null on the last. */
-export interface AuditPage {
-  items: StoredAuditEntry[];
-  nextCursor: string | null;
-}
+/** A page of the log, newest first. */
+export type AuditPage = KeysetPage<StoredAuditEntry>;
 
 export interface AuditQuery {
   limit: number;
@@ -128,7 +126,9 @@ export class AuditLog {
         order by id desc limit ?`,
       [...params, limit + 1],
     );
-    const items = rows.slice(0, limit).map(
+    return keysetPage(
+      rows,
+      limit,
       (row): StoredAuditEntry => ({
         id: row.id,
         action: row.action,
@@ -146,7 +146,6 @@ export class AuditLog {
         durationMs: row.duration_ms,
       }),
     );
-    return { items, nextCursor: rows.length > limit ? items.at(-1)!.id : null };
   }
 
   /** Creates the table if it is not there (once per process; again after a failure). */

@@ -12,6 +12,16 @@ export interface Problem {
   code: string;
 }
 
+/** The members every problem reply has, for schemas that add extension members to them. */
+export const problemProperties = {
+  type: { type: 'string' },
+  title: { type: 'string' },
+  status: { type: 'integer' },
+  detail: { type: 'string' },
+  code: { type: 'string' },
+} as const;
+export const problemRequired = ['type', 'title', 'status', 'detail', 'code'];
+
 /** Response schemas for the error statuses; spread into every route's `response`. */
 export const problemResponses = {
   '4xx': { $ref: 'problem#' },
@@ -54,14 +64,8 @@ export default fp(
     app.addSchema({
       $id: 'problem',
       type: 'object',
-      properties: {
-        type: { type: 'string' },
-        title: { type: 'string' },
-        status: { type: 'integer' },
-        detail: { type: 'string' },
-        code: { type: 'string' },
-      },
-      required: ['type', 'title', 'status', 'detail', 'code'],
+      properties: problemProperties,
+      required: problemRequired,
       // extension members: what is running (409), how a schema differs, a failed run's report
       additionalProperties: true,
     });

@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { RawQueryFragment, type MigrateOptions, type MigrationInfo, type MikroORM, type Transaction } from '@mikro-orm/core';
 import { Migrator as MikroOrmMigrator, type Migration } from '@mikro-orm/migrations';
+import { keysetPage, type KeysetPage } from '../db/keyset-page.ts';
 import { backupDatabase } from './backup.ts';
 import { acquireMigrationLock } from './fleet-lock.ts';
 import { diffSchemaFingerprints, readSchemaFingerprint, type QueryRunner, type SchemaFingerprint } from './schema-fingerprint.ts';
@@ -555,7 +556,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
   }
 
   /** The recorded runs, newest first, `limit` at a time, older than the run `before`. */
-  async listRuns({ limit, before }: { limit: number; before?: string }): Promise<{ items: RecordedRun[]; nextCursor: string | null }> {
+  async listRuns({ limit, before }: { limit: number; before?: string }): Promise<KeysetPage<RecordedRun>> {
     const [{ exists }] = await this.query(`select to_regclass(?) is not null as exists`, [MIGRATION_RUNS_TABLE]);
     if (!exists) return { items: [], nextCursor: null };
     const rows = await this.query(
@@ -563,7 +564,9 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
          from ${MIGRATION_RUNS_TABLE} ${before === undefined ? '' : 'where id < ?'} order by id desc limit ?`,
       before === undefined ? [limit + 1] : [before, limit + 1],
     );
-    const items = rows.slice(0, limit).map(
+    return keysetPage(
+      rows,
+      limit,
       (row): RecordedRun => ({
         id: row.id,
         method: row.method,
@@ -579,7 +582,6 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
         pid: row.pid,
       }),
     );
-    return { items, nextCursor: rows.length > limit ? items.at(-1)!.id : null };
   }
 
   // What the entities expect: their foreign keys and indexes, by name.

@@ -1,10 +1,11 @@
-import { CliMigrator, CliSeedManager } from './src/cli/errors.ts';
+import { cliMigrator, CliSeedManager } from './src/cli/mikro-orm-extensions.ts';
 import { loadConfigOrExit } from './src/config.ts';
 import { createOrmConfig } from './src/db/orm-config.ts';
 
 export { createOrmConfig };
 
-/** For `npx mikro-orm`: reads the environment when the CLI asks for its configuration. */
+/** For `npx mikro-orm`: reads the environment once, when the CLI asks for its configuration. */
 export default function cliConfig() {
-  return createOrmConfig(loadConfigOrExit(), {}, CliMigrator, CliSeedManager);
+  const config = loadConfigOrExit();
+  return createOrmConfig(config, {}, cliMigrator(config), CliSeedManager);
 }

@@ -9,7 +9,7 @@
 import { fork } from 'node:child_process';
 import autocannon from 'autocannon';
 import bcrypt from 'bcryptjs';
-import { migratorOf } from '../src/db/orm.ts';
+import { migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { createTestDatabase, createTestOrm } from '../test/helper.ts';
 
 const USERS = Number(process.env.BENCH_HTTP_USERS ?? 500);

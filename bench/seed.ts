@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DatabaseSeeder } from '../seeders/DatabaseSeeder.ts';
-import { migratorOf } from '../src/db/orm.ts';
+import { migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { createFastRandomizer } from '../src/seeding/fixture-set.ts';
 import type { SeedReporter } from '../src/seeding/seed-service.ts';
 import { createTestDatabase, createTestOrm, type TestDatabase } from '../test/helper.ts';

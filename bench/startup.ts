@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createOrm, migratorOf } from '../src/db/orm.ts';
+import { createOrm } from '../src/db/orm.ts';
+import { migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { createTestDatabase } from '../test/helper.ts';
 
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 7);

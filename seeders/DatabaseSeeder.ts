@@ -1,8 +1,9 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { Seeder } from '@mikro-orm/seeder';
 import { loadConfigOrExit } from '../src/config.ts';
 import { consoleReporter } from '../src/seeding/seed-report.ts';
-import { runSeed, seedOptionsOf, type SeedContext, type SeedOptions } from '../src/seeding/seed-service.ts';
+import { seedFixtures } from '../src/lifecycle/schema-lifecycle.ts';
+import { seedOptionsOf, type SeedContext, type SeedOptions } from '../src/seeding/seed-service.ts';
 
 /**
  * The default seeder (`npx mikro-orm seeder:run`, `npm run seed`, `npm run db:reset`): the fixture
@@ -25,6 +26,6 @@ export class DatabaseSeeder extends Seeder {
 
   async run(em: EntityManager): Promise<void> {
     const { options, context } = this.settings();
-    await runSeed(em, options, context);
+    await seedFixtures(em, options, context);
   }
 }

@@ -1,5 +1,8 @@
+import { ADMIN_AUDIT_TABLE } from './admin/audit-log.ts';
 import { TokenBlacklist } from './auth/token-blacklist.entity.ts';
+import { CACHE_OUTBOX_TABLE } from './cache/cache-outbox.ts';
 import { CacheOutbox } from './cache/cache-outbox.entity.ts';
+import { MIGRATION_RUNS_TABLE } from './schema/migration-run-log.ts';
 import { IdrsConversion } from './idrs/idrs-conversion.entity.ts';
 import { TransactionLog } from './ledger/transaction-log.entity.ts';
 import { EnergySettlement } from './meters/energy-settlement.entity.ts';
@@ -10,3 +13,9 @@ import { Wallet } from './wallets/wallet.entity.ts';
 
 /** Every entity mapped onto the post-rename schema, in the order MikroORM discovers them; then enerlink's own tables. */
 export const entities = [User, Wallet, SmartMeter, EnergySettlement, TransactionLog, MarketTrade, IdrsConversion, TokenBlacklist, CacheOutbox];
+
+/** Service tables created on first use by their owners (see src/db/service-tables.ts): no entity, no migration. */
+export const firstUseTables = [MIGRATION_RUNS_TABLE.name, ADMIN_AUDIT_TABLE.name];
+
+/** Every table of enerlink's own machinery, left out of schema comparisons, verification and adoption. */
+export const serviceTables = [...firstUseTables, CACHE_OUTBOX_TABLE];

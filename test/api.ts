@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { migratorOf } from '../src/db/orm.ts';
+import { migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { buildTestApp, createTestDatabase, type TestDatabase } from './helper.ts';
 
 /** The app on a database of its own, migrated to the latest schema. */

@@ -7,7 +7,8 @@ import { buildApp } from '../src/app.ts';
 import { loadConfig, type AppConfig } from '../src/config.ts';
 import { createOrm } from '../src/db/orm.ts';
 import { createRedis } from '../src/db/redis.ts';
-import { ADMIN_AUDIT_TABLE, MIGRATION_RUNS_TABLE, MIGRATIONS_TABLE } from '../src/schema/enerlink-migrator.ts';
+import { firstUseTables } from '../src/entities.ts';
+import { MIGRATIONS_TABLE } from '../src/schema/enerlink-migrator.ts';
 import { readSchemaFingerprint, type SchemaFingerprint } from '../src/schema/schema-fingerprint.ts';
 
 /** The customer's contract: the schema of the deployed prosumer-era databases. */
@@ -60,7 +61,7 @@ export async function createTestDatabase(label: string, { create = true } = {}):
     config: loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: url, CACHE_PREFIX: name }),
     query,
     // everything the migrations create; not the migrators' own bookkeeping
-    fingerprint: () => readSchemaFingerprint(query, 'public', [MIGRATIONS_TABLE, MIGRATION_RUNS_TABLE, ADMIN_AUDIT_TABLE]),
+    fingerprint: () => readSchemaFingerprint(query, 'public', [MIGRATIONS_TABLE, ...firstUseTables]),
     drop: async () => {
       await pool.end();
       await adminQuery(`drop database if exists ${name} with (force)`);

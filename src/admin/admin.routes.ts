@@ -1,10 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import type { MigrateOptions } from '@mikro-orm/core';
 import { purgeKeys } from '../cache/cache-purge.ts';
 import { describeBadNamespace, requireAdminToken, type AppConfig } from '../config.ts';
-import { migratorOf } from '../db/orm.ts';
 import {
   AdminForbiddenError,
   CacheUnavailableError,
@@ -21,14 +19,10 @@ import {
   withProblemDetails,
 } from '../errors.ts';
 import { validateStrictly } from '../http/strict-validation.ts';
-import {
-  MigrationNotAppliedError as NotAppliedError,
-  SchemaContractError,
-  UnknownMigrationError,
-  type DownOptions,
-} from '../schema/enerlink-migrator.ts';
+import { MigrationNotAppliedError as NotAppliedError, SchemaContractError, UnknownMigrationError } from '../schema/migration-errors.ts';
+import type { RunSelection } from '../schema/migration-plan.ts';
 import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
-import { runSeed, seedOptionsOf } from '../seeding/seed-service.ts';
+import { seedOptionsOf } from '../seeding/seed-service.ts';
 import { bearerToken, isAdminToken, tokenFingerprint } from './admin-token.ts';
 import { AuditLog, auditParams, outcomeOf, type AuditQuery } from './audit-log.ts';
 import { auditSchema, downSchema, purgeSchema, runsSchema, seedSchema, statusSchema, upSchema, verifySchema } from './admin.schemas.ts';
@@ -54,14 +48,15 @@ export interface AdminRoutesOptions {
 const BODY_LIMIT = 16 * 1024;
 
 /**
- * The admin API under /admin: the schema lifecycle over HTTP, through the same services as
- * the CLI and the startup (the locked EnerlinkMigrator, runSeed, purgeKeys). Every request is
+ * The admin API under /admin: the schema lifecycle over HTTP, through the same lifecycle as
+ * the CLI and the startup (`app.lifecycle`: the locked run, dry run, verification, seeding) and
+ * the one cache purge (purgeKeys). Every request is
  * rate-limited per client address, then must carry `Authorization: Bearer <ADMIN_TOKEN>`,
  * and is written to the audit log, refused or not.
  */
 export default async function adminRoutes(app: FastifyInstance, { config }: AdminRoutesOptions): Promise<void> {
   const adminToken = requireAdminToken(config);
-  const migrator = migratorOf(app.orm);
+  const { lifecycle } = app;
   const connection = app.orm.em.getConnection();
   const audit = new AuditLog((sql, params) => connection.execute(sql, params));
 
@@ -108,16 +103,16 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
   });
 
   app.get('/admin/migrations', { schema: statusSchema, config: { action: 'migrations.status' } }, async request => {
-    const [{ executed, pending }, holder] = await Promise.all([migrator.status(), readHolder(sql => connection.execute(sql))]);
+    const [{ executed, pending, unknown }, holder] = await Promise.all([lifecycle.status(), readHolder(sql => connection.execute(sql))]);
     request.auditResult = { executed: executed.length, pending: pending.length, migrating: holder !== undefined };
-    return { executed, pending: pending.map(name => ({ name })), migrating: holder !== undefined, running: holder };
+    return { executed, pending: pending.map(name => ({ name })), unknown: unknown.map(name => ({ name })), migrating: holder !== undefined, running: holder };
   });
 
   app.get<{ Querystring: { limit: number; before?: string } }>(
     '/admin/migrations/runs',
     { schema: runsSchema, config: { action: 'migrations.runs' } },
     async request => {
-      const page = await migrator.listRuns(request.query);
+      const page = await lifecycle.runs(request.query);
       request.auditResult = { runs: page.items.length };
       return page;
     },
@@ -144,14 +139,14 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
     },
   );
 
-  async function runOrPreview(request: FastifyRequest, method: 'up' | 'down', options: MigrateOptions | DownOptions | undefined, dryRun: boolean) {
+  async function runOrPreview(request: FastifyRequest, method: 'up' | 'down', options: RunSelection, dryRun: boolean) {
     try {
       if (dryRun) {
-        const preview = await migrator.dryRun(method, options);
+        const preview = await lifecycle.dryRun(method, options);
         request.auditResult = { dryRun: true, migrations: preview.migrations.map(m => m.name) };
         return { dryRun: true, ...preview };
       }
-      const { failure, ...report } = await migrator.runWithReport(method, options, { lockTimeoutMs: 0, origin: 'admin-api' });
+      const { failure, ...report } = await lifecycle.migrate(method, options, { lockTimeoutMs: 0, origin: 'admin-api' });
       request.auditResult = { status: report.status, migrations: report.migrations.map(m => m.name), verified: report.verification?.ok };
       if (failure) {
         throw withProblemDetails(new MigrationRunFailedError(`${failure.message} (its batch was rolled back)`), { report }, { expose: true });
@@ -163,7 +158,7 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
   }
 
   app.get('/admin/schema/verify', { schema: verifySchema, config: { action: 'schema.verify' } }, async request => {
-    const report = await migrator.verify();
+    const report = await lifecycle.verify();
     request.auditResult = { ok: report.ok, failed: report.checks.filter(check => !check.ok).map(check => check.name) };
     return report;
   });
@@ -188,11 +183,11 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
       if (options.trades > 0 && options.users < 2) {
         throw new ConflictingOptionsError(`Trades need at least 2 users to trade between, got users: ${options.users}`);
       }
-      const { pending } = await migrator.status();
+      const { pending } = await lifecycle.status();
       if (pending.length > 0) {
         throw new SchemaNotCurrentError(`Apply the pending migrations first (POST /admin/migrations/up): ${pending.join(', ')}`);
       }
-      const summary = await runSeed(app.orm.em.fork(), options, { events: app.events });
+      const summary = await lifecycle.seed(options);
       request.auditResult = { seed: summary.seed, users: summary.users, trades: summary.trades, inserted: summary.inserted };
       return summary;
     },

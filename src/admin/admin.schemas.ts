@@ -36,9 +36,14 @@ const verification = {
         required: ['name', 'ok', 'detail'],
       },
     },
-    counts: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Exact row count of every table' },
+    scope: {
+      type: 'string',
+      enum: ['run', 'full'],
+      description: "run: what the run itself could change, at a cost independent of the row count (counts are PostgreSQL's estimates); full: every check over every row (counts are exact)",
+    },
+    counts: { type: 'object', additionalProperties: { type: 'integer' }, description: 'Row count of every table: exact for a full verification, estimated for a run' },
   },
-  required: ['ok', 'checkedAt', 'checks', 'counts'],
+  required: ['ok', 'checkedAt', 'scope', 'checks', 'counts'],
 } as const;
 
 const runReport = {
@@ -130,10 +135,15 @@ export const statusSchema = {
           items: { type: 'object', properties: { name: { type: 'string' }, executedAt: timestampSchema }, required: ['name', 'executedAt'] },
         },
         pending: { type: 'array', items: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] } },
+        unknown: {
+          type: 'array',
+          description: 'Applied migrations this release does not know (a newer release applied them)',
+          items: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+        },
         migrating: { type: 'boolean', description: 'A migration run (or a restore) holds the fleet lock right now' },
         running: migrationRunning.properties.running,
       },
-      required: ['executed', 'pending', 'migrating'],
+      required: ['executed', 'pending', 'unknown', 'migrating'],
     },
     ...problemResponses,
   },

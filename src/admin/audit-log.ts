@@ -1,10 +1,33 @@
 import { keysetPage, type KeysetPage } from '../db/keyset-page.ts';
-import { ADMIN_AUDIT_TABLE } from '../schema/enerlink-migrator.ts';
-import type { QueryRunner } from '../schema/schema-fingerprint.ts';
+import type { QueryRunner } from '../db/query-runner.ts';
+import { ServiceTableGuard, type ServiceTable } from '../db/service-tables.ts';
 
-// The admin API's audit log is a service table like the migration run log, not a migration:
-// it must exist before the first migration is applied over HTTP, and survive every `down`,
-// since a rollback is exactly what it has to remember.
+/**
+ * The admin API's audit log, a service table like the migration run log: it must exist before
+ * the first migration is applied over HTTP, and survive every `down`.
+ */
+export const ADMIN_AUDIT_TABLE: ServiceTable = {
+  name: 'enerlink_admin_audit',
+  create: [
+    `create table if not exists enerlink_admin_audit (
+      id bigserial primary key,
+      action varchar(64) not null,
+      method varchar(10) not null,
+      path text not null,
+      params jsonb,
+      status_code smallint not null,
+      outcome varchar(10) not null,
+      result jsonb,
+      token_fingerprint char(16),
+      client_address text,
+      user_agent text,
+      request_id text not null,
+      started_at timestamptz not null,
+      duration_ms numeric(12, 3) not null
+    )`,
+    'create index if not exists enerlink_admin_audit_action_idx on enerlink_admin_audit (action, id)',
+  ],
+};
 
 /** How an action ended: done, refused (any 4xx: token, rate limit, input, conflict) or failed (5xx). */
 export type AuditOutcome = 'succeeded' | 'refused' | 'failed';
@@ -79,16 +102,22 @@ function redact(value: unknown, depth = 0): unknown {
 /** Writes and reads the audit table, creating it on first use. */
 export class AuditLog {
   readonly #execute: QueryRunner;
-  #ready: Promise<void> | undefined;
+  readonly #table: ServiceTableGuard;
 
   constructor(execute: QueryRunner) {
     this.#execute = execute;
+    this.#table = new ServiceTableGuard(execute, ADMIN_AUDIT_TABLE);
+  }
+
+  /** Creates the table if it is not there (once per process; again after a failure). */
+  ensureTable(): Promise<void> {
+    return this.#table.ready();
   }
 
   async record(entry: AuditEntry): Promise<void> {
     await this.ensureTable();
     await this.#execute(
-      `insert into ${ADMIN_AUDIT_TABLE}
+      `insert into ${ADMIN_AUDIT_TABLE.name}
          (action, method, path, params, status_code, outcome, result, token_fingerprint, client_address, user_agent, request_id, started_at, duration_ms)
        values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
@@ -122,7 +151,7 @@ export class AuditLog {
     const rows = await this.#execute(
       `select id::text, action, method, path, params, status_code, outcome, result, token_fingerprint, client_address,
               user_agent, request_id, started_at, duration_ms::float8 as duration_ms
-         from ${ADMIN_AUDIT_TABLE} ${where.length ? `where ${where.join(' and ')}` : ''}
+         from ${ADMIN_AUDIT_TABLE.name} ${where.length ? `where ${where.join(' and ')}` : ''}
         order by id desc limit ?`,
       [...params, limit + 1],
     );
@@ -146,39 +175,5 @@ export class AuditLog {
         durationMs: row.duration_ms,
       }),
     );
-  }
-
-  /** Creates the table if it is not there (once per process; again after a failure). */
-  ensureTable(): Promise<void> {
-    this.#ready ??= this.createTable().catch(error => {
-      this.#ready = undefined;
-      throw error;
-    });
-    return this.#ready;
-  }
-
-  private async createTable(): Promise<void> {
-    try {
-      await this.#execute(`create table if not exists ${ADMIN_AUDIT_TABLE} (
-        id bigserial primary key,
-        action varchar(64) not null,
-        method varchar(10) not null,
-        path text not null,
-        params jsonb,
-        status_code smallint not null,
-        outcome varchar(10) not null,
-        result jsonb,
-        token_fingerprint char(16),
-        client_address text,
-        user_agent text,
-        request_id text not null,
-        started_at timestamptz not null,
-        duration_ms numeric(12, 3) not null
-      )`);
-      await this.#execute(`create index if not exists ${ADMIN_AUDIT_TABLE}_action_idx on ${ADMIN_AUDIT_TABLE} (action, id)`);
-    } catch (error) {
-      // two instances creating it at once: the loser finds it there
-      if (!/already exists|pg_type_typname_nsp_index/.test((error as Error).message)) throw error;
-    }
   }
 }

@@ -1,10 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
+import type { QueryRunner } from '../db/query-runner.ts';
 import type { EventBus, EventMap } from '../events/event-bus.ts';
-import type { QueryRunner } from '../schema/schema-fingerprint.ts';
 import type { Cache } from './cache.ts';
-import { claimPendingPurges, completePurges, recordPurge, releasePurges } from './cache-outbox.ts';
+import { claimPendingPurges, completePurges, releasePurges } from './cache-outbox.ts';
 import { purgeKeys } from './cache-purge.ts';
+import { SchemaChangeListener } from './schema-change-listener.ts';
 import { readSchemaGeneration } from './schema-generation.ts';
 
 /**
@@ -24,39 +25,41 @@ export interface CacheInvalidatorOptions {
   bus: EventBus;
   /** Runs SQL on PostgreSQL, outside any transaction. */
   execute: QueryRunner;
+  /** The database to LISTEN to for the fleet's schema and data changes. */
+  databaseUrl: string;
   log: CacheLog;
-  /**
-   * A serving instance (true) follows Redis: it learns of other instances' schema changes over
-   * pub/sub, recovers after outages and carries out the purges. A one-shot command (false, the
-   * migration CLI) only records and announces its own schema changes.
-   */
-  listen?: boolean;
 }
 
 /**
- * Keeps the cache true to PostgreSQL, as a subscriber of the event bus:
- * - `schema.committing`: stops using the cache and records the purge in the outbox, in the
- *   migration's own transaction;
- * - `schema.changed`: switches to the new generation, tells the other instances (pub/sub
- *   channel `<prefix>:schema-generation`) and purges the older generations in the background;
- * - `schema.failed`: back to the generation PostgreSQL has;
- * - `entity.changed`: deletes that entity's entry;
- * - `seed.completed`: purges the current generation (seeds are written in bulk, without entity events).
- * And of Redis: after an outage it reads the generation again before the cache is used, delivers
- * the invalidations Redis missed, and carries out the purges the outbox kept.
+ * Keeps a serving instance's cache true to PostgreSQL:
+ * - of PostgreSQL (LISTEN on `enerlink_schema_change`, a connection of its own): every schema
+ *   change or seed committed anywhere, by another instance or by a command with nothing but
+ *   DATABASE_URL, makes it read the generation and switch; after the connection is lost, the
+ *   cache is off until LISTEN is back and the generation is read again;
+ * - of the event bus: `schema.committing` stops using the cache while its own migration commits;
+ *   `schema.changed` and `seed.completed` switch at once (without waiting for the notification),
+ *   tell the other instances over Redis too (channel `<prefix>:schema-generation`) and purge the
+ *   older generations in the background; `schema.failed` goes back to what PostgreSQL has;
+ *   `entity.changed` deletes that entity's entry;
+ * - of Redis: after an outage it reads the generation again before the cache is used, delivers
+ *   the invalidations Redis missed, and carries out the purges the outbox kept.
+ * The outbox rows and notifications themselves are written by the schema change's own
+ * transaction (see cache-outbox.ts), whoever runs it.
  */
 export class CacheInvalidator {
   readonly #cache: Cache;
   readonly #bus: EventBus;
   readonly #execute: QueryRunner;
   readonly #log: CacheLog;
-  readonly #listen: boolean;
   readonly #channel: string;
   readonly #closing = new AbortController();
+  readonly #changes: SchemaChangeListener;
   #subscriber: Redis | undefined;
+  /** Whether the LISTEN connection is in place: without it, a change could go unheard. */
+  #listening = false;
   /** Between schema.committing and schema.changed/failed: the generation is in flux. */
   #migrating = false;
-  /** Counts Redis outages: a generation read before one is not trusted after it. */
+  /** Counts Redis and LISTEN outages: a generation read before one is not trusted after it. */
   #outages = 0;
   /** Counts generation reads: only the latest one started may apply its result. */
   #reads = 0;
@@ -64,23 +67,41 @@ export class CacheInvalidator {
   #drainRequested = false;
   #purgeRequested = false;
 
-  constructor({ cache, bus, execute, log, listen = true }: CacheInvalidatorOptions) {
+  constructor({ cache, bus, execute, databaseUrl, log }: CacheInvalidatorOptions) {
     this.#cache = cache;
     this.#bus = bus;
     this.#execute = execute;
     this.#log = log;
-    this.#listen = listen;
     this.#channel = `${cache.prefix}:schema-generation`;
+    this.#changes = new SchemaChangeListener({
+      connectionString: databaseUrl,
+      onListening: () => {
+        this.#listening = true;
+        void this.#readGeneration().then(() => this.drain());
+      },
+      onLost: error => {
+        if (this.#listening) this.#log.warn({ err: error?.message }, 'cache: lost the schema-change notifications; serving from PostgreSQL until they are back');
+        this.#listening = false;
+        this.#outages++;
+        this.#cache.useGeneration(undefined);
+      },
+      onChange: () => void this.#readGeneration().then(() => this.drain()),
+    });
   }
 
-  /** Subscribes to the bus (and, when listening, to Redis) and reads the current generation. */
+  /** Whether this instance hears of schema changes right now (LISTEN in place). */
+  get listening(): boolean {
+    return this.#listening;
+  }
+
+  /** Subscribes to the bus, PostgreSQL's notifications and Redis, and reads the current generation. */
   async start(): Promise<void> {
     this.#bus.on('schema.committing', this.#onSchemaCommitting);
     this.#bus.on('schema.changed', this.#onSchemaChanged);
     this.#bus.on('schema.failed', this.#onSchemaFailed);
     this.#bus.on('entity.changed', this.#onEntityChanged);
     this.#bus.on('seed.completed', this.#onSeedCompleted);
-    if (!this.#listen) return;
+    await this.#changes.start();
     const { redis } = this.#cache;
     redis.on('close', this.#onRedisClose);
     redis.on('ready', this.#onRedisReady);
@@ -103,7 +124,7 @@ export class CacheInvalidator {
     this.#bus.off('schema.failed', this.#onSchemaFailed);
     this.#bus.off('entity.changed', this.#onEntityChanged);
     this.#bus.off('seed.completed', this.#onSeedCompleted);
-    if (!this.#listen) return;
+    await this.#changes.stop();
     this.#cache.redis.off('close', this.#onRedisClose);
     this.#cache.redis.off('ready', this.#onRedisReady);
     this.#subscriber?.disconnect();
@@ -125,23 +146,18 @@ export class CacheInvalidator {
     return this.#draining;
   }
 
-  #onSchemaCommitting = async ({ execute, migrations }: EventMap['schema.committing']) => {
+  #onSchemaCommitting = () => {
     this.#migrating = true;
     this.#cache.useGeneration(undefined);
-    const generation = await readSchemaGeneration(execute);
-    await recordPurge(execute, generation, migrations);
   };
 
-  #onSchemaChanged = async ({ migrations }: EventMap['schema.changed']) => {
+  #onSchemaChanged = async ({ migrations }: { migrations: string[] }) => {
     this.#migrating = false;
     const generation = await this.#readGeneration();
     if (generation === undefined) return;
     this.#log.info({ generation, migrations }, 'cache: schema changed, switched generation');
-    const announced = await this.#announce(generation);
-    if (!announced) {
-      this.#log.warn({ generation }, 'cache: Redis unreachable, schema change not announced; instances re-read the generation when they reconnect');
-    }
-    if (this.#listen) void this.drain(true);
+    await this.#announce(generation);
+    void this.drain(true);
   };
 
   #onSchemaFailed = async () => {
@@ -151,10 +167,13 @@ export class CacheInvalidator {
 
   #onEntityChanged = ({ entity, id }: EventMap['entity.changed']) => this.#cache.invalidate(entity, id);
 
+  // A seed's outbox row is part of the generation: switching retires everything cached before
+  // it. Before the outbox exists, the generation stays: its entries are purged instead.
   #onSeedCompleted = async () => {
-    const generation = this.#cache.generation;
-    if (generation === undefined || this.#cache.redis.status !== 'ready') return;
-    await purgeKeys(this.#cache.redis, this.#cache.generationPattern(generation)).catch(error => {
+    const before = this.#cache.generation;
+    await this.#onSchemaChanged({ migrations: [] });
+    if (before === undefined || this.#cache.generation !== before || this.#cache.redis.status !== 'ready') return;
+    await purgeKeys(this.#cache.redis, this.#cache.generationPattern(before)).catch(error => {
       this.#log.warn({ err: (error as Error).message }, 'cache: could not purge after seeding; entries expire with their TTL');
     });
   };
@@ -196,7 +215,7 @@ export class CacheInvalidator {
     try {
       const generation = await readSchemaGeneration(this.#execute);
       await beforeUse?.(generation);
-      if (outages === this.#outages && read === this.#reads && !this.#migrating) this.#cache.useGeneration(generation);
+      if (outages === this.#outages && read === this.#reads && !this.#migrating && this.#listening) this.#cache.useGeneration(generation);
       return generation;
     } catch (error) {
       if (read === this.#reads) this.#cache.useGeneration(undefined);

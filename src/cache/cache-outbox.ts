@@ -1,22 +1,49 @@
-import type { QueryRunner } from '../schema/schema-fingerprint.ts';
+import { tableExists, type QueryRunner } from '../db/query-runner.ts';
+import { readSchemaGeneration } from './schema-generation.ts';
+
+/** The cache's durable record of purges owed (created by its migration, mapped by its entity). */
+export const CACHE_OUTBOX_TABLE = 'cache_outbox';
+
+/**
+ * The PostgreSQL channel on which every schema or bulk data change is announced, whoever makes
+ * it: the database, not the cache's namespace or Redis, is what all instances share.
+ */
+export const SCHEMA_CHANGE_CHANNEL = 'enerlink_schema_change';
 
 /** How long a claimed purge is left to the instance carrying it out before another may retry it. */
 const CLAIM_LEASE = '10 minutes';
 
-async function outboxExists(execute: QueryRunner): Promise<boolean> {
-  const [{ present }] = await execute(`select to_regclass('cache_outbox') is not null as present`);
-  return present;
+/** A seed's row: a bulk data change, not a migration (its `migrations` is empty). */
+const DATA_CHANGE = '';
+
+/**
+ * Records a committed schema change in the transaction `execute` runs in: the purge owed (in
+ * the outbox, when it exists) and a NOTIFY that PostgreSQL delivers to every listening instance
+ * when, and only if, the transaction commits. Returns the new generation.
+ */
+export async function recordSchemaChange(execute: QueryRunner, migrations: string[]): Promise<string> {
+  return record(execute, migrations.join(','));
 }
 
 /**
- * Records that entries of generations other than `generation` are to be purged. Called with
- * the schema change's own transaction, so the record exists exactly if the change committed.
- * Returns false when there is no outbox table (before its migration, or once it is reverted).
+ * Records a bulk data change (a seed) the same way. Its outbox row takes part in the generation
+ * (see schema-generation.ts), so every entry cached before it is retired, on every instance.
  */
-export async function recordPurge(execute: QueryRunner, generation: string, migrations: string[]): Promise<boolean> {
-  if (!(await outboxExists(execute))) return false;
-  await execute('insert into cache_outbox (generation, migrations) values (?, ?)', [generation, migrations.join(',')]);
-  return true;
+export async function recordDataChange(execute: QueryRunner): Promise<string> {
+  return record(execute, DATA_CHANGE);
+}
+
+async function record(execute: QueryRunner, migrations: string): Promise<string> {
+  let generation: string;
+  if (await tableExists(execute, CACHE_OUTBOX_TABLE)) {
+    const [{ id }] = await execute(`insert into ${CACHE_OUTBOX_TABLE} (generation, migrations) values ('', ?) returning id`, [migrations]);
+    generation = await readSchemaGeneration(execute);
+    await execute(`update ${CACHE_OUTBOX_TABLE} set generation = ? where id = ?`, [generation, id]);
+  } else {
+    generation = await readSchemaGeneration(execute);
+  }
+  await execute('select pg_notify(?, ?)', [SCHEMA_CHANGE_CHANNEL, JSON.stringify({ generation, migrations: migrations ? migrations.split(',') : [] })]);
+  return generation;
 }
 
 /**
@@ -24,10 +51,10 @@ export async function recordPurge(execute: QueryRunner, generation: string, migr
  * their ids. One purge of every old generation settles them all.
  */
 export async function claimPendingPurges(execute: QueryRunner): Promise<string[]> {
-  if (!(await outboxExists(execute))) return [];
+  if (!(await tableExists(execute, CACHE_OUTBOX_TABLE))) return [];
   const rows = await execute(
-    `update cache_outbox set claimed_until = now() + interval '${CLAIM_LEASE}'
-      where id in (select id from cache_outbox
+    `update ${CACHE_OUTBOX_TABLE} set claimed_until = now() + interval '${CLAIM_LEASE}'
+      where id in (select id from ${CACHE_OUTBOX_TABLE}
                     where purged_at is null and (claimed_until is null or claimed_until < now())
                     for update skip locked)
       returning id`,
@@ -37,7 +64,7 @@ export async function claimPendingPurges(execute: QueryRunner): Promise<string[]
 
 /** Marks claimed purges as carried out. */
 export async function completePurges(execute: QueryRunner, ids: string[], purgedKeys: number): Promise<void> {
-  await execute(`update cache_outbox set purged_at = now(), purged_keys = ?, claimed_until = null where id in (${ids.map(() => '?').join(', ')})`, [
+  await execute(`update ${CACHE_OUTBOX_TABLE} set purged_at = now(), purged_keys = ?, claimed_until = null where id in (${ids.map(() => '?').join(', ')})`, [
     purgedKeys,
     ...ids,
   ]);
@@ -45,5 +72,5 @@ export async function completePurges(execute: QueryRunner, ids: string[], purged
 
 /** Gives claimed purges back, to be retried (Redis went away during the purge). */
 export async function releasePurges(execute: QueryRunner, ids: string[]): Promise<void> {
-  await execute(`update cache_outbox set claimed_until = null where id in (${ids.map(() => '?').join(', ')})`, ids);
+  await execute(`update ${CACHE_OUTBOX_TABLE} set claimed_until = null where id in (${ids.map(() => '?').join(', ')})`, ids);
 }

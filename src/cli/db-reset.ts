@@ -2,8 +2,9 @@
 // then seeds the fixture set (SEED, SEED_USERS, SEED_TRADES). Refused in production.
 import { DatabaseSeeder } from '../../seeders/DatabaseSeeder.ts';
 import { loadConfigOrExit } from '../config.ts';
-import { createOrm, migratorOf } from '../db/orm.ts';
-import { withCacheAnnouncements } from './cache-announcements.ts';
+import { createOrm } from '../db/orm.ts';
+import { withCommandLifecycle } from '../lifecycle/schema-lifecycle.ts';
+import { migratorOf } from '../schema/enerlink-migrator.ts';
 import { consoleReporter } from '../seeding/seed-report.ts';
 import { seedOptionsOf } from '../seeding/seed-service.ts';
 import { exitOnFailure } from './errors.ts';
@@ -26,8 +27,9 @@ await exitOnFailure(async () => {
       await connection.execute(`drop table ${tables.map(t => t.name).join(', ')} cascade`);
     }
     console.log(`Dropped ${tables.length} table(s) from ${config.databaseName}`);
-    const applied = await withCacheAnnouncements(migratorOf(orm), (sql, params) => connection.execute(sql, params), config, () => migratorOf(orm).up());
-    console.log(`Applied ${applied.length} migration(s): ${applied.map(m => m.name).join(', ')}`);
+    const report = await withCommandLifecycle({ em: orm.em, migrator: migratorOf(orm), config }, lifecycle => lifecycle.migrate('up', undefined, { origin: 'cli' }));
+    if (report.failure) throw report.failure;
+    console.log(`Applied ${report.migrations.length} migration(s): ${report.migrations.map(m => m.name).join(', ')}`);
     await orm.seeder.seed(DatabaseSeeder.with(seedOptionsOf(config), { reporter: consoleReporter() }));
   } finally {
     await orm.close();

@@ -3,8 +3,9 @@ import type { MikroORM } from '@mikro-orm/core';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
 import type { AppConfig } from '../config.ts';
-import { entities } from '../entities.ts';
-import { ADMIN_AUDIT_TABLE, EnerlinkMigrator, MIGRATION_RUNS_TABLE, migratorExtension, type MigrationSettings } from '../schema/enerlink-migrator.ts';
+import { entities, firstUseTables, serviceTables } from '../entities.ts';
+import { EnerlinkMigrator, migratorExtension } from '../schema/enerlink-migrator.ts';
+import type { MigrationSettings } from '../schema/migration-runner.ts';
 
 /** The repository root: migrations/ and seeders/ are found relative to it. */
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -35,10 +36,10 @@ export function createOrmConfig(
     entities,
     baseDir: projectRoot,
     preferTs: true,
-    extensions: [migratorExtension(migrationSettings(config), Migrator), Seeder],
+    extensions: [migratorExtension(migrationSettings(config), serviceTables, Migrator), Seeder],
     // the migration run log and the admin audit log have no entity (they are created on first
     // use); migration:check must not drop them
-    schemaGenerator: { skipTables: [MIGRATION_RUNS_TABLE, ADMIN_AUDIT_TABLE] },
+    schemaGenerator: { skipTables: firstUseTables },
     // A missing database is created on first start (MikroORM `ensureDatabase`), as a
     // developer expects; production databases are provisioned by their operators.
     ensureDatabase: !config.isProduction,

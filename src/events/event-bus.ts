@@ -1,6 +1,6 @@
 import type { CachedEntity } from '../cache/cached-entities.ts';
-import type { MigrationBatch } from '../schema/enerlink-migrator.ts';
-import type { QueryRunner } from '../schema/schema-fingerprint.ts';
+import type { QueryRunner } from '../db/query-runner.ts';
+import type { MigrationBatch } from '../schema/migration-plan.ts';
 
 /** Every event of the service and what it carries. */
 export interface EventMap {
@@ -63,6 +63,3 @@ export class EventBus {
     return this.#listeners.get(event)?.size ?? 0;
   }
 }
-
-/** The process-wide bus, for publishers that are not handed one (e.g. `npx mikro-orm seeder:run`). */
-export const eventBus = new EventBus();

@@ -13,7 +13,7 @@ export function publishMigratorEvents(migrator: EnerlinkMigrator, bus: EventBus)
   const reverting = (event: MigrationInfo) => bus.emit('migration.migrating', { name: event.name, method: 'down' });
   migrator.on('migrating', migrating);
   migrator.on('reverting', reverting);
-  const removeBatchListener = migrator.addBatchListener({
+  const removeBatchListener = migrator.pipeline.addBatchListener({
     beforeCommit: (batch, execute) => bus.emit('schema.committing', { ...batch, execute }),
     afterCommit: async batch => {
       for (const name of batch.migrations) {

@@ -67,5 +67,5 @@ export default fp(
   async app => {
     app.decorate('reads', cachedReads(databaseReads(app.orm), app.cache));
   },
-  { name: 'reads', dependencies: ['orm', 'cache'] },
+  { name: 'reads', dependencies: ['orm', 'lifecycle'] },
 );

@@ -39,13 +39,6 @@ export class MigrationLockTimeoutError extends Error {
   }
 }
 
-/** SQL telling whether any session holds the migration lock (a migration is running). */
-export const MIGRATION_LOCK_HELD_SQL = `select exists (
-  select 1 from pg_locks
-   where locktype = 'advisory' and granted and classid = ${MIGRATION_LOCK_KEY[0]} and objid = ${MIGRATION_LOCK_KEY[1]}
-     and database = (select oid from pg_database where datname = current_database())
-) as held`;
-
 /** The fleet lock, held: say what is being done under it, then release it. */
 export interface MigrationLock {
   /** Publishes what this process does under the lock, for the processes that find it taken. */

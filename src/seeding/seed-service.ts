@@ -3,7 +3,8 @@ import type { EntityData, EntityKey, EntityManager, EntityName } from '@mikro-or
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type { PoolClient } from 'pg';
 import type { AppConfig, SeedingConfig } from '../config.ts';
-import { eventBus as defaultEventBus, type EventBus } from '../events/event-bus.ts';
+import type { QueryRunner } from '../db/query-runner.ts';
+import type { EventBus } from '../events/event-bus.ts';
 import { TransactionLog } from '../ledger/transaction-log.entity.ts';
 import { SmartMeter } from '../meters/smart-meter.entity.ts';
 import { MarketTrade } from '../trading/market-trade.entity.ts';
@@ -58,8 +59,10 @@ export interface SeedSummary {
 }
 
 export interface SeedContext {
-  /** Where `seed.completed` is published; the process-wide bus by default. */
+  /** Where `seed.completed` is published, if anywhere. */
   events?: EventBus;
+  /** Runs in the seed's transaction just before it commits (the lifecycle records the data change). */
+  beforeCommit?: (execute: QueryRunner) => Promise<void>;
   reporter?: SeedReporter;
   /** Households (or trades) per COPY. */
   batchSize?: number;
@@ -78,7 +81,7 @@ const silent: SeedReporter = { warn() {}, progress() {}, completed() {} };
  * in with one COPY per table and batch, so memory does not grow with the count.
  */
 export async function runSeed(em: EntityManager, options: SeedOptions, context: SeedContext = {}): Promise<SeedSummary> {
-  const { events = defaultEventBus, reporter = silent, batchSize = DEFAULT_BATCH_SIZE } = context;
+  const { events, beforeCommit, reporter = silent, batchSize = DEFAULT_BATCH_SIZE } = context;
   if (options.isProduction && !options.allowProduction) {
     throw new SeedRefusedError(
       'seeding is refused with NODE_ENV=production: it writes users whose password is "password"; set SEED_ALLOW_PRODUCTION=1 to seed anyway',
@@ -130,6 +133,12 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
       inserted += await writeInBatches(client, [trades], options.trades, batchSize, advance);
       inserted += await writeInBatches(client, [logs], options.trades * 2, batchSize * 2, advance);
     }
+    if (beforeCommit) {
+      await beforeCommit(async (sql, params = []) => {
+        let index = 0;
+        return (await client.query(sql.replace(/\?/g, () => `$${++index}`), params)).rows;
+      });
+    }
     await client.query('commit');
   } catch (error) {
     // a connection that cannot even roll back goes back to the pool destroyed
@@ -153,7 +162,7 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
     rowsPerSecond: rowsTotal / (durationMs / 1000),
     demo: { email: DEMO_LOGIN.email, password: DEMO_LOGIN.password },
   };
-  await events.emit('seed.completed', { users: summary.users, wallets: summary.wallets, meters: summary.meters, seed: summary.seed });
+  await events?.emit('seed.completed', { users: summary.users, wallets: summary.wallets, meters: summary.meters, seed: summary.seed });
   reporter.completed(summary);
   return summary;
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type AppConfig } from '../../src/config.ts';
-import { migratorOf } from '../../src/db/orm.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { buildTestApp, createLegacyDatabase, createTestDatabase, type TestDatabase } from '../helper.ts';
 
 /** The app of one admin test: its database, its token, and how to call it. */

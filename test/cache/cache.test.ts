@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { TokenBlacklist } from '../../src/auth/token-blacklist.entity.ts';
 import { schemaGeneration } from '../../src/cache/schema-generation.ts';
-import { migratorOf } from '../../src/db/orm.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { User } from '../../src/users/user.entity.ts';
 import { Wallet } from '../../src/wallets/wallet.entity.ts';
 import { buildTestApp, createTestDatabase, type TestDatabase } from '../helper.ts';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { purgeKeys } from '../../src/cache/cache-purge.ts';
-import { migratorOf } from '../../src/db/orm.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { User } from '../../src/users/user.entity.ts';
 import { buildTestApp, createTestDatabase, type TestDatabase } from '../helper.ts';
 import { countKeys, setKeys } from '../redis-keys.ts';

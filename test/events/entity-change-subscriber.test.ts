@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { TokenBlacklist } from '../../src/auth/token-blacklist.entity.ts';
-import { migratorOf } from '../../src/db/orm.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { EntityChangeSubscriber } from '../../src/events/entity-change-subscriber.ts';
 import { EventBus, type EventMap } from '../../src/events/event-bus.ts';
 import { TransactionLog } from '../../src/ledger/transaction-log.entity.ts';

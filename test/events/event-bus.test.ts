@@ -22,7 +22,7 @@ describe('EventBus', () => {
     await bus.emit('entity.changed', { entity: 'user', id: 'u1' });
     bus.off('entity.changed', listener);
     await bus.emit('entity.changed', { entity: 'user', id: 'u2' });
-    await bus.emit('schema.changed', { method: 'up', migrations: [] });
+    await bus.emit('schema.changed', { method: 'up', migrations: [], transactional: true });
     expect(seen).toEqual(['user:u1']);
     expect(bus.listenerCount('entity.changed')).toBe(0);
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { migratorOf } from '../../src/db/orm.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { EventBus, type EventName } from '../../src/events/event-bus.ts';
 import { publishMigratorEvents } from '../../src/events/migrator-events.ts';
 import { createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { migratorOf } from '../../src/db/orm.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { buildTestApp, createTestDatabase, type TestDatabase } from '../helper.ts';
 
 describe('health endpoints', () => {
@@ -38,6 +38,6 @@ describe('health endpoints', () => {
     await migratorOf(app.orm).up();
     const after = await app.inject('/health/ready');
     expect(after.statusCode).toBe(200);
-    expect(after.json()).toEqual({ status: 'ready', database: 'up', migrating: false, pendingMigrations: [], redis: 'ready' });
+    expect(after.json()).toEqual({ status: 'ready', unknownMigrations: [], database: 'up', migrating: false, pendingMigrations: [], redis: 'ready' });
   });
 });

@@ -6,8 +6,9 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { migratorOf } from '../../src/db/orm.ts';
-import { MigrationFailedError } from '../../src/schema/enerlink-migrator.ts';
+import type { AppConfig } from '../../src/config.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
+import { MigrationFailedError } from '../../src/schema/migration-errors.ts';
 import { MIGRATION_LOCK_KEY, MigrationLockTimeoutError } from '../../src/schema/fleet-lock.ts';
 import { createLegacyDatabase, createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
 import { fillLegacyData } from '../legacy-data.ts';
@@ -19,10 +20,10 @@ afterAll(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-async function setup(label: string, legacy = false): Promise<{ db: TestDatabase; orm: MikroORM }> {
+async function setup(label: string, legacy = false, settings: Partial<AppConfig> = {}): Promise<{ db: TestDatabase; orm: MikroORM }> {
   const db = legacy ? await createLegacyDatabase(label) : await createTestDatabase(label);
   cleanup.push(() => db.drop());
-  const orm = await createTestOrm(db);
+  const orm = await createTestOrm(db, { ...db.config, ...settings });
   cleanup.push(() => orm.close());
   return { db, orm };
 }
@@ -37,10 +38,9 @@ async function hold(db: TestDatabase, ...statements: string[]): Promise<pg.Clien
 
 describe('the fleet lock', () => {
   it('a run waits for the lock, then fails with a clear error after MIGRATION_LOCK_TIMEOUT_MS', async () => {
-    const { db, orm } = await setup('locked');
+    const { db, orm } = await setup('locked', false, { migrationLockTimeoutMs: 300 });
     const holder = await hold(db, `select pg_advisory_lock(${MIGRATION_LOCK_KEY.join(', ')})`);
     const migrator = migratorOf(orm);
-    migrator.settings = { ...migrator.settings, lockTimeoutMs: 300 };
     const error = await migrator.up().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrationLockTimeoutError);
     expect((error as Error).message).toMatch(/another process is migrating this database \(pid \d+.*\); gave up waiting after 300 ms/);
@@ -52,13 +52,12 @@ describe('the fleet lock', () => {
 
 describe('DDL behind a long transaction', () => {
   it('gives up its lock after lock_timeout and retries with backoff, instead of queueing traffic behind it', async () => {
-    const { db, orm } = await setup('ddl_lock', true);
+    const { db, orm } = await setup('ddl_lock', true, { migrationDdlLockTimeoutMs: 100, migrationDdlRetries: 6 });
     await fillLegacyData(db, 20);
     const migrator = migratorOf(orm);
-    migrator.settings = { ...migrator.settings, ddlLockTimeoutMs: 100, ddlRetries: 6 };
     const reader = await hold(db, 'begin', 'select count(*) from wallet');
     const logs: string[] = [];
-    migrator.useLogger((_level, message) => logs.push(message));
+    migrator.pipeline.useLogger((_level, message) => logs.push(message));
     const running = migrator.up({ to: RENAME });
     // while the migration waits, other sessions are not stuck behind it: a write goes through
     await new Promise(resolve => setTimeout(resolve, 400));
@@ -70,9 +69,8 @@ describe('DDL behind a long transaction', () => {
   });
 
   it('fails clearly when the retries run out, leaving nothing applied', async () => {
-    const { db, orm } = await setup('ddl_lock_out', true);
+    const { db, orm } = await setup('ddl_lock_out', true, { migrationDdlLockTimeoutMs: 50, migrationDdlRetries: 1 });
     const migrator = migratorOf(orm);
-    migrator.settings = { ...migrator.settings, ddlLockTimeoutMs: 50, ddlRetries: 1 };
     await hold(db, 'begin', 'select count(*) from wallet');
     const error = await migrator.up({ to: RENAME }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(MigrationFailedError);
@@ -89,11 +87,10 @@ describe('backups before migrating', () => {
   });
 
   it('takes a readable pg_dump before applying, keeps the newest BACKUP_KEEP, and restores', async () => {
-    const { db, orm } = await setup('backup', true);
+    const { db, orm } = await setup('backup', true, { backupBeforeMigrate: true, backupDir: dir, backupKeep: 2 });
     await fillLegacyData(db, 30);
     const migrator = migratorOf(orm);
-    migrator.settings = { ...migrator.settings, backup: { dir, keep: 2 } };
-    const report = await migrator.runWithReport('up', { to: RENAME });
+    const report = await migrator.pipeline.run('up', { to: RENAME });
     expect(report.status).toBe('applied');
     expect(report.backupFile).toMatch(/before-up-Migration20241102000001_RenameProsumerToUser\.dump$/);
     expect(existsSync(report.backupFile!)).toBe(true);
@@ -126,10 +123,9 @@ describe('backups before migrating', () => {
   });
 
   it('does not migrate when the backup fails', async () => {
-    const { db, orm } = await setup('backup_fails', true);
     writeFileSync(join(dir, 'not-a-folder.txt'), '');
+    const { db, orm } = await setup('backup_fails', true, { backupBeforeMigrate: true, backupDir: join(dir, 'not-a-folder.txt', 'backups'), backupKeep: 2 });
     const migrator = migratorOf(orm);
-    migrator.settings = { ...migrator.settings, backup: { dir: join(dir, 'not-a-folder.txt', 'backups'), keep: 2 } };
     const error = await migrator.up().catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/ENOTDIR/);
     expect(await db.query(`select to_regclass('prosumer') is not null as exists`)).toEqual([{ exists: true }]);
@@ -146,7 +142,8 @@ describe('verification after a run', () => {
     expect(run.migrations.map((m: { name: string }) => m.name)).toEqual([RENAME, 'Migration20241102000002_AddCompositeIndexes', 'Migration20261121000001_CacheOutbox']);
     expect(run.verification.ok).toBe(true);
     expect(run.verification.checks.map((c: { name: string }) => c.name)).toEqual(['foreign keys', 'indexes', 'orphaned rows', 'row counts']);
-    expect(run.verification.checks[3].detail).toBe('unchanged in 8 tables');
+    expect(run.verification.scope).toBe('run');
+    expect(run.verification.checks[3].detail).toMatch(/^no row deleted and no table with rows dropped by the run, in 8 tables/);
   });
 
   it('is loud about a missing foreign key, orphaned rows and an invalid index', async () => {
@@ -156,7 +153,7 @@ describe('verification after a run', () => {
     await db.query('alter table wallet drop constraint wallet_user_id_fkey');
     await db.query(`insert into wallet (wallet_address, user_id) values ('0xorphan', 'user_gone')`);
     await db.query('alter table wallet add constraint wallet_owner_check foreign key (user_id) references "user" (user_id) not valid');
-    const report = await migratorOf(orm).verify();
+    const report = await migratorOf(orm).pipeline.verify();
     expect(report.ok).toBe(false);
     const byName = Object.fromEntries(report.checks.map(check => [check.name, check]));
     expect(byName['foreign keys'].detail).toContain('wallet.wallet_user_id_fkey is missing');

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { migratorOf } from '../../src/db/orm.ts';
-import { INITIAL_MIGRATION, SchemaContractError } from '../../src/schema/enerlink-migrator.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
+import { INITIAL_MIGRATION } from '../../src/schema/adoption.ts';
+import { SchemaContractError } from '../../src/schema/migration-errors.ts';
 import type { SchemaFingerprint } from '../../src/schema/schema-fingerprint.ts';
 import { createLegacyDatabase, createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
 import { dumpTables, fillLegacyData } from '../legacy-data.ts';

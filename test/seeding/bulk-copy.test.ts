@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntityData } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { migratorOf } from '../../src/db/orm.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { BulkCopy } from '../../src/seeding/bulk-copy.ts';
 import { User } from '../../src/users/user.entity.ts';
 import { Wallet } from '../../src/wallets/wallet.entity.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migratorOf } from '../../src/db/orm.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { DEMO_LOGIN } from '../../src/seeding/fixture-set.ts';
 import { createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
 import { MIKRO_ORM_CLI, runCommand } from '../processes.ts';

@@ -2,7 +2,7 @@ import { compareSync } from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { UserFactory } from '../../seeders/factories/UserFactory.ts';
-import { migratorOf } from '../../src/db/orm.ts';
+import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { EventBus, type EventMap } from '../../src/events/event-bus.ts';
 import { DEMO_LOGIN, FixtureSet, fixturePasswordHash } from '../../src/seeding/fixture-set.ts';
 import { runSeed, SeedRefusedError, type SeedContext, type SeedOptions, type SeedReporter } from '../../src/seeding/seed-service.ts';

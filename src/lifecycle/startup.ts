@@ -1,11 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { MikroORM, Options } from '@mikro-orm/postgresql';
-import { buildApp } from './app.ts';
-import { describeError } from './cli/errors.ts';
-import { requireAdminToken, type AppConfig } from './config.ts';
-import { createOrm, migratorOf } from './db/orm.ts';
-import { createRedis } from './db/redis.ts';
+import { buildApp } from '../app.ts';
+import { describeError } from '../describe-error.ts';
+import { requireAdminToken, type AppConfig } from '../config.ts';
+import { createOrm } from '../db/orm.ts';
+import { createRedis } from '../db/redis.ts';
+import { migratorOf } from '../schema/enerlink-migrator.ts';
 
 /** Startup could not complete; the message is the one line to print before exiting non-zero. */
 export class StartupError extends Error {
@@ -43,15 +44,13 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
 
   const redis = createRedis(config);
   const app = await buildApp({ config, orm, redis });
-  const migrator = migratorOf(orm);
-  migrator.useLogger((level, message, data) => app.log[level]({ ...data }, message));
-  shutdown?.addEventListener('abort', () => migrator.requestStop(), { once: true });
+  shutdown?.addEventListener('abort', () => migratorOf(orm).pipeline.requestStop(), { once: true });
   redis.connect().catch(() => {
     // the redis plugin reports it; the service runs uncached until Redis is back
   });
 
   if (config.migrationsRun) {
-    const report = await migrator.runWithReport('up', undefined, { origin: 'startup' });
+    const report = await app.lifecycle.migrate('up', undefined, { origin: 'startup' });
     if (report.failure) {
       await app.close();
       throw new StartupError(report.failure.message);
@@ -60,7 +59,7 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
       app.log.error({ verification: report.verification }, 'schema verification FAILED after migrating; see the report');
     }
   } else {
-    const pending = (await migrator.getPending()).map(m => m.name);
+    const { pending } = await app.lifecycle.status();
     if (pending.length > 0) {
       app.log.warn(
         { pendingMigrations: pending },

@@ -1,0 +1,61 @@
+import type { MigrateOptions, MikroORM } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { SeedManager as BaseSeedManager } from '@mikro-orm/seeder';
+import type { AppConfig } from '../config.ts';
+import { withCommandLifecycle } from '../lifecycle/schema-lifecycle.ts';
+import { EnerlinkMigrator } from '../schema/enerlink-migrator.ts';
+import type { DownOptions } from '../schema/migration-plan.ts';
+import { exitOnFailure } from './errors.ts';
+
+/**
+ * The migrator of `npx mikro-orm migration:*`: each command runs in the schema lifecycle (so
+ * its schema changes reach every running instance's cache through PostgreSQL), its runs say
+ * they came from the CLI, and every failure is one readable line.
+ */
+export function cliMigrator(config: AppConfig): typeof EnerlinkMigrator {
+  return class CliMigrator extends EnerlinkMigrator {
+    protected override origin = 'cli';
+
+    override up(options?: string | string[] | MigrateOptions) {
+      return exitOnFailure(() => this.#inLifecycle(() => super.up(options)));
+    }
+
+    override down(options?: string | string[] | DownOptions) {
+      return exitOnFailure(() => this.#inLifecycle(() => super.down(options)));
+    }
+
+    #inLifecycle<T>(work: () => Promise<T>): Promise<T> {
+      return withCommandLifecycle({ em: this.em as EntityManager, migrator: this, config }, work);
+    }
+
+    override getExecuted(options?: { schema?: string }) {
+      return exitOnFailure(() => super.getExecuted(options));
+    }
+
+    override getPending(options?: { schema?: string }) {
+      return exitOnFailure(() => super.getPending(options));
+    }
+
+    override checkSchema() {
+      return exitOnFailure(() => super.checkSchema());
+    }
+
+    override create(path?: string, blank?: boolean, initial?: boolean, name?: string) {
+      return exitOnFailure(() => super.create(path, blank, initial, name));
+    }
+  };
+}
+
+/**
+ * SeedManager for `npx mikro-orm seeder:run`: a refusal or failure is one readable line. Named
+ * SeedManager, as the migrator is named Migrator, so MikroORM does not register its own over it.
+ */
+export const CliSeedManager = class SeedManager extends BaseSeedManager {
+  static override register(orm: MikroORM): void {
+    orm.config.registerExtension('@mikro-orm/seeder', () => new CliSeedManager(orm.em));
+  }
+
+  override seedString(...classNames: string[]) {
+    return exitOnFailure(() => super.seedString(...classNames));
+  }
+};

@@ -1,0 +1,113 @@
+import { hostname } from 'node:os';
+import { keysetPage, type KeysetPage } from '../db/keyset-page.ts';
+import type { QueryRunner } from '../db/query-runner.ts';
+import { ServiceTableGuard, type ServiceTable } from '../db/service-tables.ts';
+import type { VerificationReport } from './schema-verification.ts';
+
+/** What a run did, as logged, recorded in the run log and returned by a run. */
+export interface MigrationRunReport {
+  method: 'up' | 'down';
+  /** Who started it: `startup`, `cli`, `admin-api`, ... */
+  origin: string;
+  status: 'applied' | 'failed' | 'nothing to do';
+  startedAt: string;
+  durationMs: number;
+  migrations: Array<{ name: string; durationMs: number }>;
+  backupFile?: string;
+  verification?: VerificationReport;
+  error?: string;
+}
+
+/** A run as the run log keeps it (`origin` is null for runs recorded before it was). */
+export interface RecordedRun extends Omit<MigrationRunReport, 'origin' | 'backupFile' | 'verification' | 'error'> {
+  id: string;
+  origin: string | null;
+  backupFile: string | null;
+  verification: VerificationReport | null;
+  error: string | null;
+  host: string;
+  pid: number;
+}
+
+/** enerlink's record of every migration run: who, what, how long, backup, verification. */
+export const MIGRATION_RUNS_TABLE: ServiceTable = {
+  name: 'enerlink_migration_run',
+  create: [
+    `create table if not exists enerlink_migration_run (
+      id bigserial primary key,
+      method varchar(4) not null,
+      status varchar(16) not null,
+      started_at timestamptz not null,
+      duration_ms integer not null,
+      migrations jsonb not null,
+      backup_file text,
+      verification jsonb,
+      error text,
+      host text not null,
+      pid integer not null,
+      origin text
+    )`,
+  ],
+  // a run log created before runs recorded who started them
+  evolve: ['alter table enerlink_migration_run add column if not exists origin text'],
+};
+
+/** Writes and reads the run log (`enerlink_migration_run`), created on first use. */
+export class MigrationRunLog {
+  readonly #query: QueryRunner;
+  readonly #table: ServiceTableGuard;
+
+  constructor(query: QueryRunner) {
+    this.#query = query;
+    this.#table = new ServiceTableGuard(query, MIGRATION_RUNS_TABLE);
+  }
+
+  async record(report: MigrationRunReport): Promise<void> {
+    await this.#table.ready();
+    await this.#query(
+      `insert into enerlink_migration_run (method, origin, status, started_at, duration_ms, migrations, backup_file, verification, error, host, pid)
+       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        report.method,
+        report.origin,
+        report.status,
+        report.startedAt,
+        report.durationMs,
+        JSON.stringify(report.migrations),
+        report.backupFile ?? null,
+        report.verification ? JSON.stringify(report.verification) : null,
+        report.error ?? null,
+        hostname(),
+        process.pid,
+      ],
+    );
+  }
+
+  /** The recorded runs, newest first, `limit` at a time, older than the run `before`. */
+  async list({ limit, before }: { limit: number; before?: string }): Promise<KeysetPage<RecordedRun>> {
+    await this.#table.ready();
+    const rows = await this.#query(
+      `select id::text, method, origin, status, started_at, duration_ms, migrations, backup_file, verification, error, host, pid
+         from enerlink_migration_run ${before === undefined ? '' : 'where id < ?'} order by id desc limit ?`,
+      before === undefined ? [limit + 1] : [before, limit + 1],
+    );
+    return keysetPage(
+      rows,
+      limit,
+      (row): RecordedRun => ({
+        id: row.id,
+        method: row.method,
+        origin: row.origin,
+        status: row.status,
+        startedAt: new Date(row.started_at).toISOString(),
+        durationMs: row.duration_ms,
+        migrations: row.migrations,
+        backupFile: row.backup_file,
+        verification: row.verification,
+        error: row.error,
+        host: row.host,
+        pid: row.pid,
+      }),
+    );
+  }
+}

@@ -20,7 +20,6 @@ import {
   UnauthorizedError,
   withProblemDetails,
 } from '../errors.ts';
-import { validateStrictly } from '../http/strict-validation.ts';
 import {
   MigrationNotAppliedError as NotAppliedError,
   SchemaContractError,
@@ -65,7 +64,6 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
   const connection = app.orm.em.getConnection();
   const audit = new AuditLog((sql, params) => connection.execute(sql, params));
 
-  validateStrictly(app);
   app.decorateRequest('auditResult', null);
   app.decorateRequest('adminTokenFingerprint', null);
 

@@ -1,33 +1,25 @@
-import type { FastifyInstance } from 'fastify';
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { MIGRATION_LOCK_HELD_SQL } from '../schema/fleet-lock.ts';
 
 const liveSchema = {
-  response: { 200: { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] } },
-} as const;
+  response: { 200: Type.Object({ status: Type.String() }) },
+};
+
+const readiness = Type.Object({
+  status: Type.Enum(['ready', 'not_ready']),
+  database: Type.Enum(['up', 'down']),
+  migrating: Type.Boolean(),
+  pendingMigrations: Type.Array(Type.String()),
+  redis: Type.Enum(['ready', 'connecting', 'down']),
+  reason: Type.Optional(Type.String()),
+});
 
 const readySchema = {
-  response: {
-    '2xx': { $ref: 'readiness#' },
-    503: { $ref: 'readiness#' },
-  },
-} as const;
+  response: { '2xx': readiness, 503: readiness },
+};
 
 /** Liveness (the process answers) and readiness (database reachable, schema current). */
-export default async function healthRoutes(app: FastifyInstance): Promise<void> {
-  app.addSchema({
-    $id: 'readiness',
-    type: 'object',
-    properties: {
-      status: { type: 'string', enum: ['ready', 'not_ready'] },
-      database: { type: 'string', enum: ['up', 'down'] },
-      migrating: { type: 'boolean' },
-      pendingMigrations: { type: 'array', items: { type: 'string' } },
-      redis: { type: 'string', enum: ['ready', 'connecting', 'down'] },
-      reason: { type: 'string' },
-    },
-    required: ['status', 'database', 'migrating', 'pendingMigrations', 'redis'],
-  });
-
+const healthRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get('/health/live', { schema: liveSchema }, async () => ({ status: 'ok' }));
 
   // Ready = database reachable, no migration running anywhere in the fleet (the advisory lock
@@ -45,12 +37,14 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
       app.log.warn({ err: (error as Error).message }, 'readiness: database unreachable');
       return reply
         .code(503)
-        .send({ status: 'not_ready', database: 'down', migrating: false, pendingMigrations: [], redis, reason: 'database unreachable' });
+        .send({ status: 'not_ready' as const, database: 'down' as const, migrating: false, pendingMigrations: [], redis, reason: 'database unreachable' });
     }
     const reason = migrating ? 'migrations are running' : pending.length > 0 ? `pending migrations: ${pending.join(', ')}` : undefined;
     if (reason) {
-      return reply.code(503).send({ status: 'not_ready', database: 'up', migrating, pendingMigrations: pending, redis, reason });
+      return reply.code(503).send({ status: 'not_ready' as const, database: 'up' as const, migrating, pendingMigrations: pending, redis, reason });
     }
-    return { status: 'ready', database: 'up', migrating, pendingMigrations: [], redis };
+    return { status: 'ready' as const, database: 'up' as const, migrating, pendingMigrations: [], redis };
   });
-}
+};
+
+export default healthRoutes;

@@ -4,6 +4,8 @@ import createError from '@fastify/error';
 // (src/http/problem-details.ts) with its status, its code and its message as the detail.
 // A 4xx message is shown to the caller as it is: never put a secret or another user's data in one.
 
+/** A request that its route's schema refuses (see describeValidationError for the detail). */
+export const ValidationFailedError = createError<'VALIDATION_FAILED', 400, [string]>('VALIDATION_FAILED', '%s', 400);
 /** A JSON body that does not parse. */
 export const InvalidJsonError = createError<'INVALID_JSON', 400, [string]>('INVALID_JSON', 'The body is not valid JSON: %s', 400);
 /** A body larger than the route takes. */

@@ -59,7 +59,7 @@ export const exactDecimalKeyword: FuncKeywordDefinition = {
     const text = numberSourceText(parentData, parentDataProperty) ?? String(data);
     const pattern = (parentSchema as { pattern?: string }).pattern;
     if (pattern !== undefined && !new RegExp(pattern, 'u').test(text)) {
-      (exactDecimal as { errors?: unknown }).errors = [{ keyword: 'pattern', message: `must match pattern "${pattern}"`, params: { pattern } }];
+      (exactDecimal as { errors?: unknown }).errors = [{ keyword: 'pattern', message: `must match pattern "${pattern}"`, params: { pattern }, parentSchema }];
       return false;
     }
     (parentData as Record<string | number, unknown>)[parentDataProperty] = text;

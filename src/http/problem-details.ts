@@ -8,6 +8,7 @@ import {
   InvalidUrlError,
   RouteNotFoundError,
   UnsupportedMediaTypeError,
+  ValidationFailedError,
 } from '../errors.ts';
 
 /** What every error reply carries (RFC 9457), as `application/problem+json`. */
@@ -58,7 +59,7 @@ export function toProblem(error: DetailedError): Problem {
   if (status >= 500 && !error.expose) {
     return problem(status, 'INTERNAL_SERVER_ERROR', 'The server failed to answer this request; it has been logged.');
   }
-  if (error.validation) return { ...problem(status, 'VALIDATION_FAILED', error.message), ...error.extensions };
+  if (error.validation) return { ...problem(status, new ValidationFailedError(error.message).code, error.message), ...error.extensions };
   const Translated = error.code ? FASTIFY_ERRORS[error.code] : undefined;
   if (Translated) {
     const translated = new Translated(error.message);

@@ -74,7 +74,7 @@ function mapValues(value: unknown, map: (entry: unknown) => unknown): unknown {
 export function describeValidationError(error: FastifySchemaValidationError | ErrorObject, dataVar: string): string {
   const where = `${dataVar}${error.instancePath.replace(/\//g, '.')}`;
   const params = error.params as Record<string, unknown>;
-  const parentSchema = (error as ErrorObject).parentSchema as { properties?: Record<string, unknown> } | undefined;
+  const parentSchema = (error as ErrorObject).parentSchema as { properties?: Record<string, unknown>; description?: string } | undefined;
   switch (error.keyword) {
     case 'additionalProperties': {
       const allowed = Object.keys(parentSchema?.properties ?? {});
@@ -85,6 +85,11 @@ export function describeValidationError(error: FastifySchemaValidationError | Er
       return `${where} must be one of ${(params.allowedValues as unknown[]).map(value => JSON.stringify(value)).join(', ')}`;
     case 'required':
       return `${where} must have property ${JSON.stringify(params.missingProperty)}`;
+    case 'type':
+      return `${where} must be ${[params.type].flat().join(' or ')}`;
+    case 'pattern':
+      // a described value (an amount) is explained in words rather than by its regular expression
+      return parentSchema?.description ? `${where} must be ${parentSchema.description}` : `${where} ${error.message}`;
     case 'postgresText':
       return `${where} must not contain the NUL character (\\u0000)`;
     default:

@@ -96,7 +96,7 @@ const EARLIEST_PERIOD = new Date('1970-01-01T00:00:00Z');
  * before 1970 are refused with a message that says so.
  */
 function periodBound(text: string, field: string): Date {
-  if (/T\d\d:\d\d:60/i.test(text)) {
+  if (/[T\s]\d\d:\d\d:60/i.test(text)) {
     throw new InvalidPeriodError(`${field} ${text} is a leap second, which enerlink does not record: use :59 or the next minute's :00`);
   }
   const bound = new Date(text);

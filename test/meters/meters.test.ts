@@ -126,6 +126,7 @@ describe('meters and settlements', () => {
     ['the year 0000', '0000-01-01T00:00:00Z', 'is before 1970-01-01T00:00:00.000Z'],
     ['before the epoch', '1969-12-31T23:59:59Z', 'is before 1970-01-01T00:00:00.000Z'],
     ['a leap second', '2016-12-31T23:59:60Z', 'is a leap second'],
+    ['a leap second written with a space and lower case', '2016-12-31 23:59:60z', 'is a leap second'],
   ])('refuses a periodStart of %s with 400 INVALID_PERIOD saying why, nothing written', async (_case, periodStart, reason) => {
     const before = await tableCounts(api.db);
     const reply = await settle(alice, 'MTR-ALICE-1', { periodStart, periodEnd: '2017-01-01T00:00:00Z', netKwh: '1' });

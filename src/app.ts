@@ -7,6 +7,7 @@ import authPlugin from './auth/auth.plugin.ts';
 import authRoutes from './auth/auth.routes.ts';
 import healthRoutes from './health/health.routes.ts';
 import docs from './http/docs.ts';
+import inputPolicy from './http/input-policy.ts';
 import problemDetails from './http/problem-details.ts';
 import idrsRoutes from './idrs/idrs.routes.ts';
 import meterRoutes from './meters/meters.routes.ts';
@@ -41,6 +42,8 @@ export function loggerOptions(config: AppConfig, stream?: NodeJS.WritableStream)
 export async function buildApp(deps: AppDependencies, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: loggerOptions(deps.config), trustProxy: deps.config.trustProxy, ...options });
   await app.register(problemDetails);
+  // before every route: validation, error messages and the JSON parser are set per instance
+  await app.register(inputPolicy);
   await app.register(docs);
   await app.register(ormPlugin, { orm: deps.orm });
   await app.register(redisPlugin, { redis: deps.redis });

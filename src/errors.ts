@@ -4,8 +4,18 @@ import createError from '@fastify/error';
 // (src/http/problem-details.ts) with its status, its code and its message as the detail.
 // A 4xx message is shown to the caller as it is: never put a secret or another user's data in one.
 
+/** A request that its route's schema refuses (see describeValidationError for the detail). */
+export const ValidationFailedError = createError<'VALIDATION_FAILED', 400, [string]>('VALIDATION_FAILED', '%s', 400);
 /** A JSON body that does not parse. */
 export const InvalidJsonError = createError<'INVALID_JSON', 400, [string]>('INVALID_JSON', 'The body is not valid JSON: %s', 400);
+/** A body larger than the route takes. */
+export const BodyTooLargeError = createError<'BODY_TOO_LARGE', 413, [string]>('BODY_TOO_LARGE', '%s', 413);
+/** A body in a media type the API does not read (it reads application/json). */
+export const UnsupportedMediaTypeError = createError<'UNSUPPORTED_MEDIA_TYPE', 415, [string]>('UNSUPPORTED_MEDIA_TYPE', '%s', 415);
+/** A Content-Length header that does not match the body. */
+export const InvalidContentLengthError = createError<'INVALID_CONTENT_LENGTH', 400, [string]>('INVALID_CONTENT_LENGTH', '%s', 400);
+/** A URL that cannot be decoded. */
+export const InvalidUrlError = createError<'INVALID_URL', 400, [string]>('INVALID_URL', '%s', 400);
 /** An amount that passed the schema but is zero, or whose result does not fit its column. */
 export const InvalidAmountError = createError<'INVALID_AMOUNT', 400, [string]>('INVALID_AMOUNT', '%s', 400);
 /** A settlement period that is empty, reversed or in the future. */

@@ -18,7 +18,6 @@ import {
   UnauthorizedError,
   withProblemDetails,
 } from '../errors.ts';
-import { validateStrictly } from '../http/strict-validation.ts';
 import { MigrationNotAppliedError as NotAppliedError, SchemaContractError, UnknownMigrationError } from '../schema/migration-errors.ts';
 import type { RunSelection } from '../schema/migration-plan.ts';
 import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
@@ -60,7 +59,6 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
   const connection = app.orm.em.getConnection();
   const audit = new AuditLog((sql, params) => connection.execute(sql, params));
 
-  validateStrictly(app);
   app.decorateRequest('auditResult', null);
   app.decorateRequest('adminTokenFingerprint', null);
 

@@ -1,73 +1,62 @@
-import type { FastifyInstance } from 'fastify';
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
-import { timestampSchema } from '../http/schemas.ts';
-import { registerUser, type Registration } from '../users/user.service.ts';
+import { strictObject, timestampSchema } from '../http/schemas.ts';
+import { registerUser } from '../users/user.service.ts';
 import { revokeToken, verifyCredentials } from './auth.service.ts';
 
 const credentials = {
-  email: { type: 'string', format: 'email', maxLength: 255 },
-  password: { type: 'string', minLength: 8, maxLength: 72 },
-} as const;
+  email: Type.String({ format: 'email', maxLength: 255 }),
+  password: Type.String({ minLength: 8, maxLength: 72 }),
+};
 
 const registerSchema = {
-  body: {
-    type: 'object',
-    properties: { name: { type: 'string', minLength: 1, maxLength: 255, pattern: '\\S' }, ...credentials },
-    required: ['name', 'email', 'password'],
-    additionalProperties: false,
-  },
+  body: strictObject({ name: Type.String({ minLength: 1, maxLength: 255, pattern: '\\S' }), ...credentials }),
   response: {
-    201: {
-      type: 'object',
-      properties: {
-        userId: { type: 'string' },
-        name: { type: 'string' },
-        email: { type: 'string' },
-        walletAddress: { type: 'string' },
-        createdAt: timestampSchema,
-      },
-      required: ['userId', 'name', 'email', 'walletAddress', 'createdAt'],
-    },
+    201: Type.Object({
+      userId: Type.String(),
+      name: Type.String(),
+      email: Type.String(),
+      walletAddress: Type.String(),
+      createdAt: timestampSchema,
+    }),
     ...problemResponses,
   },
-} as const;
+};
 
 const loginSchema = {
-  body: { type: 'object', properties: credentials, required: ['email', 'password'], additionalProperties: false },
+  body: strictObject(credentials),
   response: {
-    200: {
-      type: 'object',
-      properties: {
-        userId: { type: 'string' },
-        token: { type: 'string' },
-        tokenType: { type: 'string', enum: ['Bearer'] },
-        expiresAt: timestampSchema,
-      },
-      required: ['userId', 'token', 'tokenType', 'expiresAt'],
-    },
+    200: Type.Object({
+      userId: Type.String(),
+      token: Type.String(),
+      tokenType: Type.Literal('Bearer'),
+      expiresAt: timestampSchema,
+    }),
     ...problemResponses,
   },
-} as const;
+};
 
 const logoutSchema = {
-  response: { 204: { type: 'null', description: 'The token is revoked' }, ...problemResponses },
-} as const;
+  response: { 204: Type.Null({ description: 'The token is revoked' }), ...problemResponses },
+};
 
 /** Registration, login (a JWT whose subject is the userId) and logout (the token is blacklisted). */
-export default async function authRoutes(app: FastifyInstance, { bcryptRounds }: { bcryptRounds: number }): Promise<void> {
-  app.post<{ Body: Registration }>('/auth/register', { schema: registerSchema }, async (request, reply) => {
+const authRoutes: FastifyPluginAsyncTypebox<{ bcryptRounds: number }> = async (app, { bcryptRounds }) => {
+  app.post('/auth/register', { schema: registerSchema }, async (request, reply) => {
     const user = await registerUser(request.em, request.body, bcryptRounds);
     return reply.code(201).send(user);
   });
 
-  app.post<{ Body: { email: string; password: string } }>('/auth/login', { schema: loginSchema }, async request => {
+  app.post('/auth/login', { schema: loginSchema }, async request => {
     const userId = await verifyCredentials(request.em, request.body.email, request.body.password);
     const { token, expiresAt } = app.issueAccessToken(userId);
-    return { userId, token, tokenType: 'Bearer', expiresAt: expiresAt.toISOString() };
+    return { userId, token, tokenType: 'Bearer' as const, expiresAt: expiresAt.toISOString() };
   });
 
   app.post('/auth/logout', { schema: logoutSchema, onRequest: app.authenticate }, async (request, reply) => {
     await revokeToken(request.em, { userId: request.userId, tokenHash: request.tokenHash, expiresAt: new Date(request.user.exp! * 1000) });
-    return reply.code(204).send();
+    return reply.code(204).send(null);
   });
-}
+};
+
+export default authRoutes;

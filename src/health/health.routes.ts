@@ -1,35 +1,27 @@
-import type { FastifyInstance } from 'fastify';
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { describeHolder, readHolder } from '../schema/fleet-lock.ts';
 
 const liveSchema = {
-  response: { 200: { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] } },
-} as const;
+  response: { 200: Type.Object({ status: Type.String() }) },
+};
+
+const readiness = Type.Object({
+  status: Type.Enum(['ready', 'not_ready']),
+  database: Type.Enum(['up', 'down']),
+  migrating: Type.Boolean({ description: 'Whether a migration run holds the fleet lock anywhere (it does not make this instance unready)' }),
+  migration: Type.Optional(Type.String({ description: 'Who holds the fleet lock and what it runs, while `migrating`' })),
+  pendingMigrations: Type.Array(Type.String(), { description: "This release's migrations not applied yet" }),
+  unknownMigrations: Type.Array(Type.String(), { description: 'Applied migrations this release does not know (a newer release applied them)' }),
+  redis: Type.Enum(['ready', 'connecting', 'down']),
+  reason: Type.Optional(Type.String()),
+});
 
 const readySchema = {
-  response: {
-    '2xx': { $ref: 'readiness#' },
-    503: { $ref: 'readiness#' },
-  },
-} as const;
+  response: { '2xx': readiness, 503: readiness },
+};
 
 /** Liveness (the process answers) and readiness (database reachable, this release's schema applied). */
-export default async function healthRoutes(app: FastifyInstance): Promise<void> {
-  app.addSchema({
-    $id: 'readiness',
-    type: 'object',
-    properties: {
-      status: { type: 'string', enum: ['ready', 'not_ready'] },
-      database: { type: 'string', enum: ['up', 'down'] },
-      migrating: { type: 'boolean', description: 'Whether a migration run holds the fleet lock anywhere (it does not make this instance unready)' },
-      migration: { type: 'string', description: 'Who holds the fleet lock and what it runs, while `migrating`' },
-      pendingMigrations: { type: 'array', items: { type: 'string' }, description: "This release's migrations not applied yet" },
-      unknownMigrations: { type: 'array', items: { type: 'string' }, description: 'Applied migrations this release does not know (a newer release applied them)' },
-      redis: { type: 'string', enum: ['ready', 'connecting', 'down'] },
-      reason: { type: 'string' },
-    },
-    required: ['status', 'database', 'migrating', 'pendingMigrations', 'unknownMigrations', 'redis'],
-  });
-
+const healthRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get('/health/live', { schema: liveSchema }, async () => ({ status: 'ok' }));
 
   // Ready = the database answers and every migration this release knows is applied. A run
@@ -47,21 +39,29 @@ export default async function healthRoutes(app: FastifyInstance): Promise<void> 
       [status, holder] = await Promise.all([app.lifecycle.status(), readHolder(sql => connection.execute(sql))]);
     } catch (error) {
       app.log.warn({ err: (error as Error).message }, 'readiness: database unreachable');
-      return reply
-        .code(503)
-        .send({ status: 'not_ready', database: 'down', migrating: false, pendingMigrations: [], unknownMigrations: [], redis, reason: 'database unreachable' });
+      return reply.code(503).send({
+        status: 'not_ready' as const,
+        database: 'down' as const,
+        migrating: false,
+        pendingMigrations: [],
+        unknownMigrations: [],
+        redis,
+        reason: 'database unreachable',
+      });
     }
     const body = {
-      database: 'up',
+      database: 'up' as const,
       migrating: holder !== undefined,
       ...(holder && { migration: describeHolder(holder) }),
       pendingMigrations: status.pending,
       unknownMigrations: status.unknown,
       redis,
-    } as const;
+    };
     if (status.pending.length > 0) {
-      return reply.code(503).send({ status: 'not_ready', ...body, reason: `pending migrations: ${status.pending.join(', ')}` });
+      return reply.code(503).send({ status: 'not_ready' as const, ...body, reason: `pending migrations: ${status.pending.join(', ')}` });
     }
-    return { status: 'ready', ...body };
+    return { status: 'ready' as const, ...body };
   });
-}
+};
+
+export default healthRoutes;

@@ -1,7 +1,15 @@
 import { STATUS_CODES } from 'node:http';
 import fp from 'fastify-plugin';
 import type { FastifyError } from 'fastify';
-import { RouteNotFoundError } from '../errors.ts';
+import {
+  BodyTooLargeError,
+  InvalidContentLengthError,
+  InvalidJsonError,
+  InvalidUrlError,
+  RouteNotFoundError,
+  UnsupportedMediaTypeError,
+  ValidationFailedError,
+} from '../errors.ts';
 
 /** What every error reply carries (RFC 9457), as `application/problem+json`. */
 export interface Problem {
@@ -31,6 +39,17 @@ export const problemResponses = {
 /** What withProblemDetails (src/errors.ts) adds to an error. */
 type DetailedError = FastifyError & { extensions?: Record<string, unknown>; expose?: boolean };
 
+// Fastify's own errors for a caller's mistake, as the enerlink error for the same fault: one
+// code whichever route or parser met it (src/errors.ts), never FST_ERR_... in a reply.
+const FASTIFY_ERRORS: Record<string, new (message: string) => FastifyError> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: InvalidJsonError,
+  FST_ERR_CTP_EMPTY_JSON_BODY: InvalidJsonError,
+  FST_ERR_CTP_BODY_TOO_LARGE: BodyTooLargeError,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: UnsupportedMediaTypeError,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: InvalidContentLengthError,
+  FST_ERR_BAD_URL: InvalidUrlError,
+};
+
 /**
  * The problem reply for `error`, with its extension members; 5xx do not reveal their message
  * unless the error was made to (`expose`).
@@ -40,15 +59,27 @@ export function toProblem(error: DetailedError): Problem {
   if (status >= 500 && !error.expose) {
     return problem(status, 'INTERNAL_SERVER_ERROR', 'The server failed to answer this request; it has been logged.');
   }
-  const code = error.validation ? 'VALIDATION_FAILED' : (error.code ?? (STATUS_CODES[status] ?? 'ERROR').toUpperCase().replace(/\W+/g, '_'));
+  if (error.validation) return { ...problem(status, new ValidationFailedError(error.message).code, error.message), ...error.extensions };
+  const Translated = error.code ? FASTIFY_ERRORS[error.code] : undefined;
+  if (Translated) {
+    const translated = new Translated(error.message);
+    return problem(translated.statusCode ?? status, translated.code, translated.message);
+  }
+  // A plugin's own code (FST_JWT_..., FST_ERR_...) is not one of ours: the status names the fault.
+  const code = error.code && !error.code.startsWith('FST_') ? error.code : (STATUS_CODES[status] ?? 'ERROR').toUpperCase().replace(/\W+/g, '_');
   return { ...problem(status, code, error.message), ...error.extensions };
 }
 
+// Words that a title writes in capitals.
+const ACRONYMS = new Set(['json', 'url', 'idrs', 'id', 'jwt']);
+
 function problem(status: number, code: string, detail: string): Problem {
   const words = code.toLowerCase().split('_');
+  const title = words.map(word => (ACRONYMS.has(word) ? word.toUpperCase() : word)).join(' ');
   return {
     type: `urn:enerlink:problem:${words.join('-')}`,
-    title: `${words.join(' ').replace(/^./, letter => letter.toUpperCase())}`,
+    // the same for every occurrence of the fault (RFC 9457): "Invalid JSON", "Insufficient balance"
+    title: title.charAt(0).toUpperCase() + title.slice(1),
     status,
     detail,
     code,

@@ -1,29 +1,39 @@
-// JSON schema pieces shared by the routes: identifiers as the schema stores them.
+// JSON schema pieces shared by the routes (TypeBox: each is a JSON schema and the TypeScript
+// type of what it validates, so a route's types come from its schemas).
+import { Type, type Static, type TProperties } from '@fastify/type-provider-typebox';
 
-/** A user or meter id: varchar(64) of letters, digits and `_ . : -` (e.g. `user_3f9c...`, `MTR-0000000001`). */
-export const idSchema = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$' } as const;
-
-/** A wallet address: `0x` and 40 hex digits. */
-export const walletAddressSchema = { type: 'string', pattern: '^0x[0-9a-fA-F]{40}$' } as const;
-
-/** A bigserial id in a path, as a decimal string (at most 18 digits, so it always fits a bigint). */
-export const serialIdSchema = { type: 'string', pattern: '^[1-9][0-9]{0,17}$' } as const;
-
-/** `?limit=&offset=` of the paginated lists. */
-export const pageQuerySchema = {
-  type: 'object',
-  properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
-    offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
-  },
-  additionalProperties: false,
-} as const;
-
-/** A page request after validation. */
-export interface PageQuery {
-  limit: number;
-  offset: number;
+/**
+ * An object that takes only `properties`: what every request object schema is built with, so
+ * the OpenAPI document says `additionalProperties: false`. (The validator refuses unknown
+ * properties of any object schema that does not say otherwise, see strictSchema.)
+ */
+export function strictObject<Properties extends TProperties>(properties: Properties, options: { description?: string } = {}) {
+  return Type.Object(properties, { ...options, additionalProperties: false });
 }
 
-/** An ISO 8601 timestamp in a reply. */
-export const timestampSchema = { type: 'string', format: 'date-time' } as const;
+/** A user or meter id: varchar(64) of letters, digits and `_ . : -` (e.g. `user_3f9c...`, `MTR-0000000001`). */
+export const idSchema = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$' });
+
+/** A wallet address: `0x` and 40 hex digits, in either case (matched case-insensitively). */
+export const walletAddressSchema = Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' });
+
+/** A bigserial id in a path, as a decimal string (at most 18 digits, so it always fits a bigint). */
+export const serialIdSchema = Type.String({ pattern: '^[1-9][0-9]{0,17}$' });
+
+/** `?limit=&offset=` of the paginated lists. */
+export const pageQuerySchema = strictObject({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }),
+});
+
+/** A page request after validation. */
+export type PageQuery = Static<typeof pageQuerySchema>;
+
+/** The query of a route that takes none. */
+export const noQuerySchema = strictObject({});
+
+/** An ISO 8601 timestamp (RFC 3339 date-time). */
+export const timestampSchema = Type.String({ format: 'date-time' });
+
+/** A text column value that may be absent. */
+export const nullableString = (options: { description?: string } = {}) => Type.Union([Type.String(), Type.Null()], options);

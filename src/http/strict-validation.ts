@@ -1,30 +1,80 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type AnySchema, type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import { exactDecimalKeyword } from './exact-json.ts';
 
 // Fastify's default Ajv silently drops properties a schema does not allow and coerces body
 // types: `{ "to_": "..." }` would become `{}`, and an admin `up` with it would apply every
-// pending migration. These validators refuse what they do not know instead.
+// pending migration; `{ "capacityKW": "5" }` would register a meter of capacity 0. These
+// validators refuse what they do not know instead.
 const common = { allErrors: false, removeAdditional: false, useDefaults: true, strict: false, verbose: true } as const;
+
+function validatorFor(coerceTypes: false | 'array'): Ajv {
+  const ajv = new Ajv({ ...common, coerceTypes });
+  // the formats Fastify's own validator knows (email, date-time, ...)
+  addFormats.default(ajv);
+  ajv.addKeyword(exactDecimalKeyword);
+  ajv.addKeyword({
+    keyword: 'postgresText',
+    type: 'string',
+    schemaType: 'boolean',
+    // PostgreSQL text cannot hold U+0000: refused here rather than failing the query (a 500)
+    validate: (enabled: boolean, data: string) => !enabled || !data.includes('\u0000'),
+  });
+  return ajv;
+}
+
 // query strings and path parameters arrive as text: "10" must still be the integer 10
-const textParts = new Ajv({ ...common, coerceTypes: 'array' });
+const textParts = validatorFor('array');
 // a JSON body has types of its own: "2" is not a number of steps
-const jsonParts = new Ajv({ ...common, coerceTypes: false });
+const jsonParts = validatorFor(false);
 
 /**
- * Makes the calling plugin's routes (validators and error messages are encapsulated) reject
- * unknown properties and wrongly typed JSON values, with a message naming what is wrong:
- * `body has no property "to_" (it takes to, dryRun)`.
+ * Every route of the app refuses unknown properties and wrongly typed JSON values, with a
+ * message naming what is wrong: `body has no property "to_" (it takes to, dryRun)`. Set once
+ * on the root instance by buildApp, before any route: the validator compiler and the error
+ * formatter are encapsulated, so a plugin setting its own would change only its routes.
  */
 export function validateStrictly(app: FastifyInstance): void {
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? jsonParts : textParts).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? jsonParts : textParts).compile(strictSchema(schema) as AnySchema));
   app.setSchemaErrorFormatter((errors, dataVar) => new Error(describeValidationError(errors[0], dataVar)));
+}
+
+/**
+ * `schema` as it is validated: an object schema that does not say whether it takes other
+ * properties takes none (a new route cannot forget `additionalProperties: false`), and no
+ * string may hold U+0000. The route's own schema (and so the OpenAPI document) is unchanged.
+ */
+export function strictSchema(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(strictSchema);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const source = schema as Record<string, unknown>;
+  const strict: Record<string, unknown> = {};
+  for (const [keyword, value] of Object.entries(source)) {
+    strict[keyword] = SUBSCHEMA_KEYWORDS.has(keyword) ? strictSchema(value) : SUBSCHEMA_MAPS.has(keyword) ? mapValues(value, strictSchema) : value;
+  }
+  const types = [source.type].flat();
+  if ((types.includes('object') || source.properties !== undefined) && source.additionalProperties === undefined && source.patternProperties === undefined) {
+    strict.additionalProperties = false;
+  }
+  if (types.includes('string')) strict.postgresText = true;
+  return strict;
+}
+
+// keywords whose value is a schema or a list of schemas, and those whose value maps names to schemas
+const SUBSCHEMA_KEYWORDS = new Set(['items', 'prefixItems', 'additionalItems', 'additionalProperties', 'anyOf', 'oneOf', 'allOf', 'not', 'if', 'then', 'else', 'contains']);
+const SUBSCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions']);
+
+function mapValues(value: unknown, map: (entry: unknown) => unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, entry]) => [key, map(entry)]));
 }
 
 /** One readable line for the first thing wrong: where, and what. */
 export function describeValidationError(error: FastifySchemaValidationError | ErrorObject, dataVar: string): string {
   const where = `${dataVar}${error.instancePath.replace(/\//g, '.')}`;
   const params = error.params as Record<string, unknown>;
-  const parentSchema = (error as ErrorObject).parentSchema as { properties?: Record<string, unknown> } | undefined;
+  const parentSchema = (error as ErrorObject).parentSchema as { properties?: Record<string, unknown>; description?: string } | undefined;
   switch (error.keyword) {
     case 'additionalProperties': {
       const allowed = Object.keys(parentSchema?.properties ?? {});
@@ -35,6 +85,13 @@ export function describeValidationError(error: FastifySchemaValidationError | Er
       return `${where} must be one of ${(params.allowedValues as unknown[]).map(value => JSON.stringify(value)).join(', ')}`;
     case 'required':
       return `${where} must have property ${JSON.stringify(params.missingProperty)}`;
+    case 'type':
+      return `${where} must be ${[params.type].flat().join(' or ')}`;
+    case 'pattern':
+      // a described value (an amount) is explained in words rather than by its regular expression
+      return parentSchema?.description ? `${where} must be ${parentSchema.description}` : `${where} ${error.message}`;
+    case 'postgresText':
+      return `${where} must not contain the NUL character (\\u0000)`;
     default:
       return `${where} ${error.message}`;
   }

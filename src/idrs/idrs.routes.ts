@@ -1,44 +1,35 @@
-import type { FastifyInstance } from 'fastify';
-import { keepJsonNumbersExact } from '../http/exact-json.ts';
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
-import { timestampSchema, walletAddressSchema } from '../http/schemas.ts';
+import { strictObject, timestampSchema, walletAddressSchema } from '../http/schemas.ts';
 import { IDRS } from '../ledger/amounts.ts';
-import { CONVERSION_TYPES, convertIdrs, type ConversionRequest } from './conversion.service.ts';
+import { CONVERSION_TYPES, convertIdrs } from './conversion.service.ts';
 
 const convertSchema = {
-  body: {
-    type: 'object',
-    properties: { walletAddress: walletAddressSchema, type: { type: 'string', enum: CONVERSION_TYPES }, idrAmount: IDRS.schema },
-    required: ['walletAddress', 'type', 'idrAmount'],
-    additionalProperties: false,
-  },
+  body: strictObject({ walletAddress: walletAddressSchema, type: Type.Enum(CONVERSION_TYPES), idrAmount: IDRS.schema }),
   response: {
-    201: {
-      type: 'object',
-      properties: {
-        conversionId: { type: 'string' },
-        walletAddress: { type: 'string' },
-        type: { type: 'string', enum: CONVERSION_TYPES },
-        idrAmount: { type: 'string' },
-        idrsAmount: { type: 'string' },
-        exchangeRate: { type: 'string' },
-        status: { type: 'string', enum: ['COMPLETED'] },
-        createdAt: timestampSchema,
-        idrsBalance: { type: 'string' },
-      },
-      required: ['conversionId', 'walletAddress', 'type', 'idrAmount', 'idrsAmount', 'exchangeRate', 'status', 'createdAt', 'idrsBalance'],
-    },
+    201: Type.Object({
+      conversionId: Type.String(),
+      walletAddress: Type.String(),
+      type: Type.Enum(CONVERSION_TYPES),
+      idrAmount: Type.String(),
+      idrsAmount: Type.String(),
+      exchangeRate: Type.String(),
+      status: Type.String({ enum: ['COMPLETED'] }),
+      createdAt: timestampSchema,
+      idrsBalance: Type.String(),
+    }),
     ...problemResponses,
   },
-} as const;
+};
 
 /** Rupiah to IDRS and back on the caller's own wallets. */
-export default async function idrsRoutes(app: FastifyInstance): Promise<void> {
-  keepJsonNumbersExact(app);
+const idrsRoutes: FastifyPluginAsyncTypebox = async app => {
   app.addHook('onRequest', app.authenticate);
 
-  app.post<{ Body: ConversionRequest }>('/idrs/conversions', { schema: convertSchema }, async (request, reply) => {
+  app.post('/idrs/conversions', { schema: convertSchema }, async (request, reply) => {
     const conversion = await convertIdrs(request.em, request.userId, request.body);
     return reply.code(201).send(conversion);
   });
-}
+};
+
+export default idrsRoutes;

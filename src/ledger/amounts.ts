@@ -1,9 +1,11 @@
+import { Type, type TUnsafe } from '@fastify/type-provider-typebox';
 import { Decimal as BaseDecimal } from 'decimal.js';
 import { BalanceLimitError, InvalidAmountError } from '../errors.ts';
 
-// Money and energy are exact decimals end to end: the JSON body keeps each number's text
-// (src/http/exact-json.ts), the schema checks it against the column's scale, arithmetic is
-// decimal.js, and PostgreSQL stores numeric. No amount ever becomes a JavaScript number.
+// Money and energy are exact decimals end to end: the JSON body keeps each number's text and
+// an amount sent as a number reaches the route as that text (src/http/exact-json.ts), the
+// schema checks it against the column's scale, arithmetic is decimal.js, and PostgreSQL
+// stores numeric. No amount ever becomes a JavaScript number.
 
 /** Exact decimal arithmetic; precision covers the widest product (20 x 20 digits). */
 export const Decimal = BaseDecimal.clone({ precision: 64, rounding: BaseDecimal.ROUND_HALF_UP });
@@ -16,8 +18,8 @@ export interface Quantity {
   readonly scale: number;
   /** Largest value its numeric(precision, scale) column holds. */
   readonly max: Decimal;
-  /** JSON schema of an amount of it in a request: a decimal string (or number, kept as its text). */
-  readonly schema: { type: 'string'; pattern: string; description: string };
+  /** JSON schema of an amount of it in a request: a decimal string, or a number read as its text (so a string either way). */
+  readonly schema: TUnsafe<string>;
 }
 
 // A request amount also becomes a transaction_log.amount, numeric(20,8): below 10^12.
@@ -31,12 +33,13 @@ function quantity(name: string, unit: string, precision: number, scale: number):
     unit,
     scale,
     max: new Decimal(10).pow(integerDigits).minus(new Decimal(10).pow(-scale)),
-    schema: {
-      type: 'string',
+    schema: Type.Unsafe<string>({
+      type: ['string', 'number'],
       pattern: `^(0|[1-9][0-9]{0,${requestDigits - 1}})(\\.[0-9]{1,${scale}})?$`,
+      exactDecimal: true,
       description: `${unit}: a decimal below 10^${requestDigits} with at most ${scale} digits after the point, as a JSON string or number`,
-    },
-  } as const);
+    }),
+  });
 }
 
 /** Energy in kWh: numeric(20,6). */

@@ -86,6 +86,25 @@ export interface SettlementView {
   energyBalance: string;
 }
 
+// No meter reading is older than the Unix epoch; before it, PostgreSQL and JavaScript
+// disagree about years (there is no year 0 in PostgreSQL), which made 0000-01-01 a 500.
+const EARLIEST_PERIOD = new Date('1970-01-01T00:00:00Z');
+
+/**
+ * A period bound as a Date: `text` already is an RFC 3339 date-time (the schema), but a leap
+ * second (`23:59:60`, which RFC 3339 allows and JavaScript's Date cannot hold) and a time
+ * before 1970 are refused with a message that says so.
+ */
+function periodBound(text: string, field: string): Date {
+  if (/[T\s]\d\d:\d\d:60/i.test(text)) {
+    throw new InvalidPeriodError(`${field} ${text} is a leap second, which enerlink does not record: use :59 or the next minute's :00`);
+  }
+  const bound = new Date(text);
+  if (Number.isNaN(bound.getTime())) throw new InvalidPeriodError(`${field} ${text} is not a time enerlink can record`);
+  if (bound < EARLIEST_PERIOD) throw new InvalidPeriodError(`${field} ${text} is before ${EARLIEST_PERIOD.toISOString()}: no meter reading is that old`);
+  return bound;
+}
+
 /**
  * Settles a period of one of the user's meters: records it (SETTLED), credits `netKwh` to the
  * owner's trading wallet and logs the credit, in one transaction. The meter row is locked
@@ -93,8 +112,8 @@ export interface SettlementView {
  */
 export async function settleEnergy(em: EntityManager, userId: string, meterId: string, request: SettlementRequest): Promise<SettlementView> {
   const netKwh = positiveAmount(request.netKwh, 'netKwh');
-  const periodStart = new Date(request.periodStart);
-  const periodEnd = new Date(request.periodEnd);
+  const periodStart = periodBound(request.periodStart, 'periodStart');
+  const periodEnd = periodBound(request.periodEnd, 'periodEnd');
   if (!(periodStart < periodEnd)) throw new InvalidPeriodError('periodStart must be before periodEnd');
   if (periodEnd.getTime() > Date.now()) throw new InvalidPeriodError('periodEnd is in the future: only a past period can be settled');
 

@@ -173,7 +173,7 @@ export class MigrationRunner {
   }
 
   /** One locked run (see the class). */
-  async run(method: 'up' | 'down', selection: RunSelection, { lockTimeoutMs = this.#settings.lockTimeoutMs, origin = 'service' }: RunOptions = {}): Promise<RunResult> {
+  async run(method: 'up' | 'down', selection?: RunSelection, { lockTimeoutMs = this.#settings.lockTimeoutMs, origin = 'service' }: RunOptions = {}): Promise<RunResult> {
     await this.#engine.prepare(); // the database must exist to hold a lock in it
     const lock = await acquireMigrationLock(this.#engine.clientUrl, lockTimeoutMs, {
       operation: `migration ${method}`,

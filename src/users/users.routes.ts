@@ -1,35 +1,31 @@
-import type { FastifyInstance } from 'fastify';
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { UserNotFoundError } from '../errors.ts';
 import { problemResponses } from '../http/problem-details.ts';
-import { idSchema, timestampSchema } from '../http/schemas.ts';
+import { idSchema, strictObject, timestampSchema } from '../http/schemas.ts';
 
 const publicProfile = {
-  userId: { type: 'string' },
-  name: { type: 'string' },
+  userId: Type.String(),
+  name: Type.String(),
   createdAt: timestampSchema,
-} as const;
+};
 
 const meSchema = {
   response: {
-    200: {
-      type: 'object',
-      properties: { ...publicProfile, email: { type: 'string' }, updatedAt: timestampSchema },
-      required: ['userId', 'name', 'email', 'createdAt', 'updatedAt'],
-    },
+    200: Type.Object({ ...publicProfile, email: Type.String(), updatedAt: timestampSchema }),
     ...problemResponses,
   },
-} as const;
+};
 
 const userSchema = {
-  params: { type: 'object', properties: { userId: idSchema }, required: ['userId'], additionalProperties: false },
+  params: strictObject({ userId: idSchema }),
   response: {
-    200: { type: 'object', properties: publicProfile, required: ['userId', 'name', 'createdAt'], description: 'Public profile: no email' },
+    200: Type.Object(publicProfile, { description: 'Public profile: no email' }),
     ...problemResponses,
   },
-} as const;
+};
 
 /** The caller's own profile and other users' public profiles, read through `app.reads`. */
-export default async function userRoutes(app: FastifyInstance): Promise<void> {
+const userRoutes: FastifyPluginAsyncTypebox = async app => {
   app.addHook('onRequest', app.authenticate);
 
   app.get('/users/me', { schema: meSchema }, async request => {
@@ -39,9 +35,11 @@ export default async function userRoutes(app: FastifyInstance): Promise<void> {
   });
 
   // The response schema keeps only the public fields.
-  app.get<{ Params: { userId: string } }>('/users/:userId', { schema: userSchema }, async request => {
+  app.get('/users/:userId', { schema: userSchema }, async request => {
     const user = await app.reads.findUser(request.params.userId);
     if (!user) throw new UserNotFoundError(request.params.userId);
     return user;
   });
-}
+};
+
+export default userRoutes;

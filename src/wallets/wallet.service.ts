@@ -31,11 +31,17 @@ export async function listWallets(em: EntityManager, userId: string): Promise<IW
   return em.find(Wallet, { user: userId }, { orderBy: { createdAt: 'asc', walletAddress: 'asc' } });
 }
 
-/** One of the user's wallets; another user's is "not found" too, so existence is not revealed. */
+/**
+ * One of the user's wallets; another user's is "not found" too, so existence is not revealed.
+ * The address is matched whatever its case: hex digits have none (an EIP-55 checksummed
+ * `0xAbC...` is the same wallet as `0xabc...`), and a row the previous backend stored with
+ * capitals is found too.
+ */
 export async function findOwnWallet(em: EntityManager, userId: string, walletAddress: string, lock = false): Promise<IWallet> {
   const wallet = await em.findOne(
     Wallet,
-    { walletAddress, user: userId },
+    // ILIKE without wildcards is a case-insensitive equality; the user's own index narrows it to their few wallets
+    { walletAddress: { $ilike: walletAddress.replace(/[\\%_]/g, '\\$&') }, user: userId },
     lock ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {},
   );
   if (!wallet) throw new WalletNotFoundError(walletAddress);

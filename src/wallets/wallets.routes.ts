@@ -1,38 +1,36 @@
-import type { FastifyInstance } from 'fastify';
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
-import { timestampSchema, walletAddressSchema } from '../http/schemas.ts';
+import { nullableString, strictObject, timestampSchema, walletAddressSchema } from '../http/schemas.ts';
 import { findOwnWallet, listWallets, toWalletView } from './wallet.service.ts';
 
-export const walletSchema = {
-  type: 'object',
-  properties: {
-    walletAddress: { type: 'string' },
-    walletName: { type: ['string', 'null'] },
-    energyBalance: { type: 'string', description: 'kWh, 6 decimals' },
-    idrsBalance: { type: 'string', description: 'IDRS, 2 decimals' },
-    isActive: { type: 'boolean' },
-    createdAt: timestampSchema,
-    updatedAt: timestampSchema,
-  },
-  required: ['walletAddress', 'walletName', 'energyBalance', 'idrsBalance', 'isActive', 'createdAt', 'updatedAt'],
-} as const;
+export const walletSchema = Type.Object({
+  walletAddress: Type.String(),
+  walletName: nullableString(),
+  energyBalance: Type.String({ description: 'kWh, 6 decimals' }),
+  idrsBalance: Type.String({ description: 'IDRS, 2 decimals' }),
+  isActive: Type.Boolean(),
+  createdAt: timestampSchema,
+  updatedAt: timestampSchema,
+});
 
 const listSchema = {
-  response: { 200: { type: 'array', items: walletSchema }, ...problemResponses },
-} as const;
+  response: { 200: Type.Array(walletSchema), ...problemResponses },
+};
 
 const oneSchema = {
-  params: { type: 'object', properties: { address: walletAddressSchema }, required: ['address'], additionalProperties: false },
+  params: strictObject({ address: walletAddressSchema }),
   response: { 200: walletSchema, ...problemResponses },
-} as const;
+};
 
 /** The caller's own wallets; any other address is 404. */
-export default async function walletRoutes(app: FastifyInstance): Promise<void> {
+const walletRoutes: FastifyPluginAsyncTypebox = async app => {
   app.addHook('onRequest', app.authenticate);
 
   app.get('/wallets', { schema: listSchema }, async request => (await listWallets(request.em, request.userId)).map(toWalletView));
 
-  app.get<{ Params: { address: string } }>('/wallets/:address', { schema: oneSchema }, async request =>
+  app.get('/wallets/:address', { schema: oneSchema }, async request =>
     toWalletView(await findOwnWallet(request.em, request.userId, request.params.address)),
   );
-}
+};
+
+export default walletRoutes;

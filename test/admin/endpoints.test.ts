@@ -96,9 +96,9 @@ describe('POST /admin/migrations/up', () => {
     expect((await call('POST', '/admin/migrations/up', { dryRun: 'yes' })).json().detail).toBe('body.dryRun must be boolean');
     expect((await call('POST', '/admin/migrations/up', { to: 7 })).json().detail).toBe('body.to must be string');
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    expectProblem(await call('POST', '/admin/migrations/up', '{"to":', headers), 400, 'FST_ERR_CTP_INVALID_JSON_BODY');
-    expectProblem(await call('POST', '/admin/migrations/up', 'x'.repeat(17 * 1024), headers), 413, 'FST_ERR_CTP_BODY_TOO_LARGE');
-    expectProblem(await call('POST', '/admin/migrations/up', 'to=x', { ...headers, 'content-type': 'application/x-www-form-urlencoded' }), 415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE');
+    expectProblem(await call('POST', '/admin/migrations/up', '{"to":', headers), 400, 'INVALID_JSON');
+    expectProblem(await call('POST', '/admin/migrations/up', 'x'.repeat(17 * 1024), headers), 413, 'BODY_TOO_LARGE');
+    expectProblem(await call('POST', '/admin/migrations/up', 'to=x', { ...headers, 'content-type': 'application/x-www-form-urlencoded' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectProblem(await call('POST', '/admin/migrations/up', [1, 2]), 400, 'VALIDATION_FAILED');
     expectProblem(await call('POST', '/admin/migrations/up?force=1', {}), 400, 'VALIDATION_FAILED');
     expect(await recordedMigrations(db)).toEqual({});

@@ -55,6 +55,15 @@ describe('auth', () => {
     expect(await tableCounts(api.db)).toEqual(before);
   });
 
+  it('refuses a NUL character in a name (PostgreSQL text cannot hold one) with a 400, not a 500, and creates no account', async () => {
+    const before = await tableCounts(api.db);
+    const reply = await api.app.inject({ method: 'POST', url: '/auth/register', payload: { name: 'Nul\u0000Name', email: 'nul@example.test', password: 'correct horse battery' } });
+    expectProblem(reply, 400, 'VALIDATION_FAILED');
+    expect(reply.json().detail).toBe('body.name must not contain the NUL character (\\u0000)');
+    expect(await tableCounts(api.db)).toEqual(before);
+    expect(await api.db.query(`select 1 from "user" where email = 'nul@example.test'`)).toEqual([]);
+  });
+
   it('refuses a password bcrypt would truncate', async () => {
     const reply = await api.app.inject({
       method: 'POST',

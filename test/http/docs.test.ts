@@ -50,6 +50,22 @@ describe('the OpenAPI document and Swagger UI at /docs', () => {
     expect(document.paths['/health/ready']).toBeDefined();
   });
 
+  it('describes the domain routes from their TypeBox schemas: every request body refuses unknown properties', async () => {
+    const document = (await api.app.inject({ url: '/docs/json' })).json();
+    for (const path of ['/auth/register', '/auth/login', '/meters', '/meters/{meterId}/settlements', '/trades', '/idrs/conversions']) {
+      const body = document.paths[path]?.post?.requestBody?.content['application/json'].schema;
+      expect(body, path).toBeDefined();
+      expect(body.additionalProperties, `${path} refuses unknown properties`).toBe(false);
+    }
+    // an amount is a decimal string or a JSON number read as its text
+    expect(document.paths['/trades'].post.requestBody.content['application/json'].schema.properties.energyKwh).toMatchObject({
+      type: ['string', 'number'],
+      pattern: expect.any(String),
+    });
+    expect(document.paths['/trades'].get.parameters.map((parameter: { name: string }) => parameter.name)).toEqual(['limit', 'offset']);
+    expect(Object.keys(document.paths['/meters/{meterId}/settlements'].post.responses)).toEqual(expect.arrayContaining(['201', '4XX', '5XX']));
+  });
+
   it('serves Swagger UI without a token, with the security headers', async () => {
     const page = await api.app.inject({ url: '/docs/' });
     expect(page.statusCode).toBe(200);

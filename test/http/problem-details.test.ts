@@ -23,6 +23,6 @@ describe('problem details', () => {
 
   it('answers an unsupported media type with its own 4xx problem', async () => {
     const reply = await api.app.inject({ method: 'POST', url: '/auth/login', headers: { 'content-type': 'application/xml' }, payload: '<a/>' });
-    expectProblem(reply, 415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE');
+    expectProblem(reply, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 });

@@ -114,6 +114,37 @@ describe('meters and settlements', () => {
     expect(await tableCounts(api.db)).toEqual(before);
   });
 
+  it('refuses a NUL character in a location (PostgreSQL text cannot hold one) with a 400, not a 500', async () => {
+    const before = await tableCounts(api.db);
+    const reply = await api.app.inject({ method: 'POST', url: '/meters', headers: alice.headers, payload: { meterId: 'MTR-NUL', location: 'Jakarta\u0000Selatan' } });
+    expectProblem(reply, 400, 'VALIDATION_FAILED');
+    expect(reply.json().detail).toBe('body.location must not contain the NUL character (\\u0000)');
+    expect(await tableCounts(api.db)).toEqual(before);
+  });
+
+  it.each([
+    ['the year 0000', '0000-01-01T00:00:00Z', 'is before 1970-01-01T00:00:00.000Z'],
+    ['before the epoch', '1969-12-31T23:59:59Z', 'is before 1970-01-01T00:00:00.000Z'],
+    ['a leap second', '2016-12-31T23:59:60Z', 'is a leap second'],
+    ['a leap second written with a space and lower case', '2016-12-31 23:59:60z', 'is a leap second'],
+  ])('refuses a periodStart of %s with 400 INVALID_PERIOD saying why, nothing written', async (_case, periodStart, reason) => {
+    const before = await tableCounts(api.db);
+    const reply = await settle(alice, 'MTR-ALICE-1', { periodStart, periodEnd: '2017-01-01T00:00:00Z', netKwh: '1' });
+    expectProblem(reply, 400, 'INVALID_PERIOD');
+    expect(reply.json().detail).toContain(`periodStart ${periodStart} ${reason}`);
+    expect(await tableCounts(api.db)).toEqual(before);
+  });
+
+  it('refuses a leap second as periodEnd too, and accepts the same period ending a second later', async () => {
+    const before = await tableCounts(api.db);
+    const leap = await settle(alice, 'MTR-ALICE-1', { periodStart: '2016-12-31T23:00:00Z', periodEnd: '2016-12-31T23:59:60Z', netKwh: '1' });
+    expectProblem(leap, 400, 'INVALID_PERIOD');
+    expect(leap.json().detail).toContain('periodEnd 2016-12-31T23:59:60Z is a leap second');
+    expect(await tableCounts(api.db)).toEqual(before);
+    const next = await settle(alice, 'MTR-ALICE-1', { periodStart: '2016-12-31T23:00:00Z', periodEnd: '2017-01-01T00:00:00Z', netKwh: '1' });
+    expect(next.statusCode, next.body).toBe(201);
+  });
+
   it('answers 400 for a malformed meter id', async () => {
     expectProblem(await api.app.inject({ url: `/meters/${'x'.repeat(65)}`, headers: alice.headers }), 400, 'VALIDATION_FAILED');
   });

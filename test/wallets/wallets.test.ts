@@ -45,6 +45,35 @@ describe('wallets', () => {
     expect(Object.keys(other.json())).toEqual(Object.keys(missing.json()));
   });
 
+  it('finds a wallet whatever the case of its hex digits, and still not another user\'s', async () => {
+    const upper = `0x${alice.walletAddress.slice(2).toUpperCase()}`;
+    const own = await api.app.inject({ url: `/wallets/${upper}`, headers: alice.headers });
+    expect(own.statusCode, own.body).toBe(200);
+    // the reply names the wallet as it is stored
+    expect(own.json().walletAddress).toBe(alice.walletAddress);
+    expectProblem(await api.app.inject({ url: `/wallets/0x${bob.walletAddress.slice(2).toUpperCase()}`, headers: alice.headers }), 404, 'WALLET_NOT_FOUND');
+    // a wallet the previous backend stored with capitals (an EIP-55 checksum) is found in lower case
+    const checksummed = '0x52908400098527886E0F7030069857D2E4169EE7';
+    await api.db.query(`insert into wallet (wallet_address, user_id, wallet_name, energy_balance, idrs_balance, is_active) values (?, ?, 'Old', 0, 0, false)`, [checksummed, alice.userId]);
+    const old = await api.app.inject({ url: `/wallets/${checksummed.toLowerCase()}`, headers: alice.headers });
+    expect(old.statusCode, old.body).toBe(200);
+    expect(old.json().walletAddress).toBe(checksummed);
+  });
+
+  it('converts IDRS on a wallet named in capitals, recording the stored address', async () => {
+    const upper = `0x${alice.walletAddress.slice(2).toUpperCase()}`;
+    const reply = await api.app.inject({ method: 'POST', url: '/idrs/conversions', headers: alice.headers, payload: { walletAddress: upper, type: 'ON_RAMP', idrAmount: '5' } });
+    expect(reply.statusCode, reply.body).toBe(201);
+    expect(reply.json()).toMatchObject({ walletAddress: alice.walletAddress, idrsBalance: '100005.25' });
+    const rows = await api.db.query('select wallet_address from idrs_conversion where conversion_id = ?', [reply.json().conversionId]);
+    expect(rows).toEqual([{ wallet_address: alice.walletAddress }]);
+  });
+
+  it('refuses an address that is a LIKE pattern rather than hex', async () => {
+    expectProblem(await api.app.inject({ url: `/wallets/0x${'_'.repeat(40)}`, headers: alice.headers }), 400, 'VALIDATION_FAILED');
+    expectProblem(await api.app.inject({ url: `/wallets/0x${'%25'.repeat(40)}`, headers: alice.headers }), 400, 'VALIDATION_FAILED');
+  });
+
   it('answers 400 for a malformed address', async () => {
     expectProblem(await api.app.inject({ url: '/wallets/0x123', headers: alice.headers }), 400, 'VALIDATION_FAILED');
   });

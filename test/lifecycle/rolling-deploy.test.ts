@@ -186,4 +186,17 @@ describe('verification of a run', () => {
       await orm.close();
     }
   });
+
+  it('npm run db:verify reads every row on demand: exact counts, orphans behind every key, exit 1 when one fails', async () => {
+    const ok = await runCommand(['src/cli/db-verify.ts'], { DATABASE_URL: db.url });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^ok {5}orphaned rows: none across 9 foreign keys$/m);
+    expect(ok.stdout).toMatch(/token_blacklist 0/);
+    await db.query('alter table wallet drop constraint wallet_user_id_fkey');
+    await db.query(`insert into wallet (wallet_address, user_id) values ('0xorphan', 'user_gone')`);
+    const failed = await runCommand(['src/cli/db-verify.ts'], { DATABASE_URL: db.url });
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/^FAILED foreign keys: wallet.wallet_user_id_fkey is missing$/m);
+    expect(failed.stderr).toBe(`enerlink: verification of ${db.name} FAILED: foreign keys\n`);
+  });
 });

@@ -5,6 +5,7 @@ import { SeedManager } from '@mikro-orm/seeder';
 import type { AppConfig } from '../config.ts';
 import { entities } from '../entities.ts';
 import { ADMIN_AUDIT_TABLE, EnerlinkMigrator, MIGRATION_RUNS_TABLE, migratorExtension, type MigrationSettings } from '../schema/enerlink-migrator.ts';
+import { PREVIOUS_BACKEND_MIGRATIONS_TABLE } from '../schema/legacy-adoption.ts';
 
 /** The repository root: migrations/ and seeders/ are found relative to it. */
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -37,8 +38,9 @@ export function createOrmConfig(
     preferTs: true,
     extensions: [migratorExtension(migrationSettings(config), Migrator), Seeder],
     // the migration run log and the admin audit log have no entity (they are created on first
-    // use); migration:check must not drop them
-    schemaGenerator: { skipTables: [MIGRATION_RUNS_TABLE, ADMIN_AUDIT_TABLE] },
+    // use), and the previous backend's migrations table is kept for audits: migration:check
+    // must not drop them
+    schemaGenerator: { skipTables: [MIGRATION_RUNS_TABLE, ADMIN_AUDIT_TABLE, PREVIOUS_BACKEND_MIGRATIONS_TABLE] },
     // A missing database is created on first start (MikroORM `ensureDatabase`), as a
     // developer expects; production databases are provisioned by their operators.
     ensureDatabase: !config.isProduction,

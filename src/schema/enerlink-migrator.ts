@@ -8,7 +8,8 @@ import { Migrator as MikroOrmMigrator, type Migration } from '@mikro-orm/migrati
 import { keysetPage, type KeysetPage } from '../db/keyset-page.ts';
 import { backupDatabase } from './backup.ts';
 import { acquireMigrationLock } from './fleet-lock.ts';
-import { diffSchemaFingerprints, readSchemaFingerprint, type QueryRunner, type SchemaFingerprint } from './schema-fingerprint.ts';
+import { readSchemaFingerprint, type QueryRunner, type SchemaFingerprint } from './schema-fingerprint.ts';
+import { COMPOSITE_INDEXES_MIGRATION, differencesAfterAdoption, recognizeDeployedState, RENAME_MIGRATION, type DeployedState } from './legacy-adoption.ts';
 import { countRows, verifySchema, type ExpectedSchema, type VerificationReport } from './schema-verification.ts';
 
 /** The migration that creates the deployed prosumer-era schema (the contract). */
@@ -124,7 +125,7 @@ export interface RunOptions {
 /** One migration of a dry run and the SQL it would run. */
 export interface DryRunStep {
   name: string;
-  /** `adopt`: a deployed legacy database, recorded as migrated without running anything. */
+  /** `adopt`: a deployed database already has what it does: recorded as applied, running only `sql`, which reconciles what the previous backend's script left. */
   action: 'apply' | 'revert' | 'adopt';
   /** Whether it runs in a transaction (with the rest of its batch). */
   transactional: boolean;
@@ -224,21 +225,35 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
 
   /** The schema the initial migration creates, read from a scratch schema that is rolled back. */
   async contractFingerprint(): Promise<SchemaFingerprint> {
-    const initial = (await this.discoverMigrations()).find(m => m.name === INITIAL_MIGRATION);
-    if (!initial?.path) throw new UnknownMigrationError(INITIAL_MIGRATION);
-    const migration = await this.instantiate(initial.path);
-    migration.reset();
-    await migration.up();
+    return (await this.fingerprintsAfter([INITIAL_MIGRATION]))[0];
+  }
+
+  /**
+   * The schema after each of `names` (run in this order from nothing), read from a scratch
+   * schema that is rolled back. CONCURRENTLY is left out of non-transactional migrations: it
+   * only matters on tables others write to, and cannot run in the scratch's transaction.
+   */
+  async fingerprintsAfter(names: string[]): Promise<SchemaFingerprint[]> {
+    const discovered = await this.discoverMigrations();
     const connection = this.driver.getConnection();
     const scratch = `enerlink_contract_${randomBytes(6).toString('hex')}`;
+    const fingerprints: SchemaFingerprint[] = [];
     const trx = await connection.begin();
     try {
       await connection.execute(`create schema ${scratch}`, [], 'run', trx);
       await connection.execute(`set local search_path to ${scratch}`, [], 'run', trx);
-      for (const sql of migration.getQueries()) {
-        await connection.execute(sql as string, [], 'run', trx);
+      for (const name of names) {
+        const info = discovered.find(m => m.name === name);
+        if (!info?.path) throw new UnknownMigrationError(name);
+        const migration = await this.instantiate(info.path);
+        migration.reset();
+        await migration.up();
+        for (const sql of migration.getQueries() as string[]) {
+          await connection.execute(migration.isTransactional() ? sql : sql.replace(/\bCONCURRENTLY\b/gi, ''), [], 'run', trx);
+        }
+        fingerprints.push(await readSchemaFingerprint((sql, params) => connection.execute(sql, params, 'all', trx), scratch));
       }
-      return await readSchemaFingerprint((sql, params) => connection.execute(sql, params, 'all', trx), scratch);
+      return fingerprints;
     } finally {
       await connection.rollback(trx);
     }
@@ -257,32 +272,72 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
   }
 
   /**
-   * On a database with tables but no migration history: if it is exactly the legacy
-   * contract, record the initial migration as applied; otherwise refuse with the differences.
-   * Returns whether the database was adopted.
+   * On a database with tables but no migration history: if it is the legacy contract or what
+   * the previous backend's rename script left (see legacy-adoption.ts), record the migrations it
+   * already has as applied, after reconciling what the script left undone, in one transaction
+   * (all or nothing) under the DDL `lock_timeout`, retried like a batch; otherwise refuse with
+   * the differences. Returns whether the database was adopted.
    */
   async adoptDeployedDatabase(): Promise<boolean> {
-    if (!(await this.wouldAdopt())) return false;
-    await this.storage.logMigration({ name: INITIAL_MIGRATION });
-    this.#log('info', `Adopted the deployed legacy schema: recorded '${INITIAL_MIGRATION}' as applied`);
+    const deployed = await this.deployedState();
+    if (deployed.state === 'nothing to adopt') return false;
+    const sql = deployed.adopt.flatMap(migration => migration.sql);
+    const connection = this.driver.getConnection();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.inTransaction(async trx => {
+          const query: QueryRunner = (text, params = []) => connection.execute(text, params, 'all', trx);
+          await query(`set local lock_timeout = ${Math.max(1, this.settings.ddlLockTimeoutMs)}`);
+          await query(`set local client_connection_check_interval = 1000`);
+          for (const statement of sql) await query(statement);
+          const differences = await differencesAfterAdoption(query, this.schemaName(), SERVICE_TABLES, deployed.expected);
+          if (differences.length > 0) throw new SchemaContractError(differences);
+          for (const { name } of deployed.adopt) await this.storage.logMigration({ name });
+        });
+        break;
+      } catch (error) {
+        if (!isLockTimeout(error) || attempt >= this.settings.ddlRetries) throw error;
+        const wait = Math.min(200 * 2 ** attempt, 5_000) + Math.floor(Math.random() * 100);
+        this.#log('warn', `Adoption could not get its lock within ${this.settings.ddlLockTimeoutMs} ms (a long transaction holds it); retry ${attempt + 1} of ${this.settings.ddlRetries} in ${wait} ms`);
+        await sleep(wait);
+      }
+    }
+    const names = deployed.adopt.map(migration => migration.name);
+    this.#log('info', `Adopted the deployed schema (${deployed.state}): recorded ${names.map(name => `'${name}'`).join(', ')} as applied` +
+      (sql.length > 0 ? `, after ${sql.length} reconciling statement(s)` : ''), { state: deployed.state, migrations: names, sql });
     return true;
   }
 
   /**
-   * Whether the next `up` adopts a deployed legacy database (tables of the contract, no
-   * migration history); throws SchemaContractError when its tables are not the contract.
+   * Whether the next `up` adopts a deployed database (tables, no migration history); throws
+   * SchemaContractError when it is in no state enerlink recognizes.
    */
   async wouldAdopt(): Promise<boolean> {
+    const deployed = await this.deployedState();
+    return deployed.state !== 'nothing to adopt';
+  }
+
+  /**
+   * The state of a database without migration history (`nothing to adopt` when it has a history or no
+   * tables of ours); throws SchemaContractError when it is unrecognized.
+   */
+  async deployedState(): Promise<Exclude<DeployedState, { state: 'unrecognized' }>> {
     await this.init();
-    if ((await this.storage.executed()).length > 0) return false;
+    if ((await this.storage.executed()).length > 0) return { state: 'nothing to adopt' };
     const live = await this.liveFingerprint();
-    const contract = await this.contractFingerprint();
-    const relevant = new Set([...Object.keys(contract), 'user']);
-    const ours = Object.fromEntries(Object.entries(live).filter(([table]) => relevant.has(table)));
-    if (Object.keys(ours).length === 0) return false;
-    const differences = diffSchemaFingerprints(contract, ours);
-    if (differences.length > 0) throw new SchemaContractError(differences);
-    return true;
+    if (Object.keys(live).length === 0) return { state: 'nothing to adopt' };
+    const names = [INITIAL_MIGRATION, RENAME_MIGRATION, COMPOSITE_INDEXES_MIGRATION];
+    const [contract, renamed, indexed] = await this.fingerprintsAfter(names);
+    const rename = (await this.discoverMigrations()).find(m => m.name === RENAME_MIGRATION)!;
+    const deployed = recognizeDeployedState(live, {
+      contract,
+      renamed,
+      indexed,
+      renameSql: await this.sqlOf(rename, 'up'),
+      migrations: { initial: INITIAL_MIGRATION, rename: RENAME_MIGRATION, compositeIndexes: COMPOSITE_INDEXES_MIGRATION },
+    });
+    if (deployed.state === 'unrecognized') throw new SchemaContractError(deployed.differences);
+    return deployed;
   }
 
   /** Executed migrations (oldest first, with when) and pending ones (in the order they would run). */
@@ -301,13 +356,15 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
    * leaves no trace.
    */
   async dryRun(method: 'up' | 'down', options?: string | string[] | DownOptions | MigrateOptions): Promise<DryRunReport> {
-    const adopt = method === 'up' && (await this.wouldAdopt());
+    const deployed = method === 'up' ? await this.deployedState() : undefined;
+    const adopted = new Map(deployed && deployed.state !== 'nothing to adopt' ? deployed.adopt.map(m => [m.name, m.sql]) : []);
     const planned = await this.plan(method, options);
     const steps: DryRunStep[] = [];
     for (const info of planned) {
       const transactional = await this.isTransactional(info);
-      if (adopt && info.name === INITIAL_MIGRATION) {
-        steps.push({ name: info.name, action: 'adopt', transactional, sql: [] });
+      const reconciling = adopted.get(info.name);
+      if (reconciling) {
+        steps.push({ name: info.name, action: 'adopt', transactional, sql: reconciling });
         continue;
       }
       steps.push({ name: info.name, action: method === 'up' ? 'apply' : 'revert', transactional, sql: await this.sqlOf(info, method) });

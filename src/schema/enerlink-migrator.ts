@@ -283,7 +283,9 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
     if (deployed.state === 'nothing to adopt') return false;
     const sql = deployed.adopt.flatMap(migration => migration.sql);
     const connection = this.driver.getConnection();
+    let transactionMs = 0;
     for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
       try {
         await this.inTransaction(async trx => {
           const query: QueryRunner = (text, params = []) => connection.execute(text, params, 'all', trx);
@@ -294,6 +296,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
           if (differences.length > 0) throw new SchemaContractError(differences);
           for (const { name } of deployed.adopt) await this.storage.logMigration({ name });
         });
+        transactionMs = Math.round((performance.now() - started) * 10) / 10;
         break;
       } catch (error) {
         if (!isLockTimeout(error) || attempt >= this.settings.ddlRetries) throw error;
@@ -304,7 +307,8 @@ export class EnerlinkMigrator extends MikroOrmMigrator {
     }
     const names = deployed.adopt.map(migration => migration.name);
     this.#log('info', `Adopted the deployed schema (${deployed.state}): recorded ${names.map(name => `'${name}'`).join(', ')} as applied` +
-      (sql.length > 0 ? `, after ${sql.length} reconciling statement(s)` : ''), { state: deployed.state, migrations: names, sql });
+      (sql.length > 0 ? `, after ${sql.length} reconciling statement(s)` : '') + ` in one transaction of ${transactionMs} ms`,
+      { state: deployed.state, migrations: names, sql, durationMs: transactionMs });
     return true;
   }
 

@@ -2,6 +2,7 @@ import { ADMIN_AUDIT_TABLE } from './admin/audit-log.ts';
 import { TokenBlacklist } from './auth/token-blacklist.entity.ts';
 import { CACHE_OUTBOX_TABLE } from './cache/cache-outbox.ts';
 import { CacheOutbox } from './cache/cache-outbox.entity.ts';
+import { PREVIOUS_BACKEND_MIGRATIONS_TABLE } from './schema/legacy-adoption.ts';
 import { MIGRATION_RUNS_TABLE } from './schema/migration-run-log.ts';
 import { IdrsConversion } from './idrs/idrs-conversion.entity.ts';
 import { TransactionLog } from './ledger/transaction-log.entity.ts';
@@ -17,5 +18,11 @@ export const entities = [User, Wallet, SmartMeter, EnergySettlement, Transaction
 /** Service tables created on first use by their owners (see src/db/service-tables.ts): no entity, no migration. */
 export const firstUseTables = [MIGRATION_RUNS_TABLE.name, ADMIN_AUDIT_TABLE.name];
 
-/** Every table of enerlink's own machinery, left out of schema comparisons, verification and adoption. */
-export const serviceTables = [...firstUseTables, CACHE_OUTBOX_TABLE];
+/**
+ * Tables no migration builds, which `migration:check` must leave alone: the first-use service
+ * tables, and the previous backend's record of its migrations, kept for audits on adoption.
+ */
+export const unmigratedTables = [...firstUseTables, PREVIOUS_BACKEND_MIGRATIONS_TABLE];
+
+/** Every table outside the schema the migrations build: left out of schema comparisons, verification and adoption. */
+export const serviceTables = [...unmigratedTables, CACHE_OUTBOX_TABLE];

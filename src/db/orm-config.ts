@@ -3,7 +3,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
 import type { AppConfig } from '../config.ts';
-import { entities, firstUseTables, serviceTables } from '../entities.ts';
+import { entities, serviceTables, unmigratedTables } from '../entities.ts';
 import { EnerlinkMigrator, migratorExtension } from '../schema/enerlink-migrator.ts';
 import type { MigrationSettings } from '../schema/migration-runner.ts';
 
@@ -38,8 +38,9 @@ export function createOrmConfig(
     preferTs: true,
     extensions: [migratorExtension(migrationSettings(config), serviceTables, Migrator), Seeder],
     // the migration run log and the admin audit log have no entity (they are created on first
-    // use); migration:check must not drop them
-    schemaGenerator: { skipTables: firstUseTables },
+    // use), and the previous backend's migrations table is kept for audits: migration:check
+    // must not drop them
+    schemaGenerator: { skipTables: unmigratedTables },
     // A missing database is created on first start (MikroORM `ensureDatabase`), as a
     // developer expects; production databases are provisioned by their operators.
     ensureDatabase: !config.isProduction,

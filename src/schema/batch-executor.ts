@@ -4,7 +4,7 @@ import type { Transaction } from '@mikro-orm/core';
 import type { AbstractSqlConnection } from '@mikro-orm/sql';
 import type { QueryRunner } from '../db/query-runner.ts';
 import type { AdoptionPlan } from './adoption.ts';
-import { isLockTimeout, MigrationFailedError } from './migration-errors.ts';
+import { isLockTimeout, MigrationFailedError, SchemaContractError } from './migration-errors.ts';
 import type { MigrationBatch } from './migration-plan.ts';
 import { rowsDeletedInTransaction, type ExpectedSchema, type RowsDeleted } from './schema-verification.ts';
 
@@ -75,14 +75,26 @@ export class BatchExecutor {
     this.#log = log;
   }
 
-  // Records what is already there as applied and reconciles the rest, as one batch.
+  // Records what is already there as applied, after reconciling what differs, as one batch:
+  // the reconciled schema is checked inside the transaction, so a surprise commits nothing.
   async adopt(adoption: AdoptionPlan, rowsDeleted: RowsDeleted): Promise<void> {
-    const batch: MigrationBatch = { method: 'up', migrations: adoption.record, transactional: true };
+    const names = adoption.adopt.map(migration => migration.name);
+    const sql = adoption.adopt.flatMap(migration => migration.sql);
+    const batch: MigrationBatch = { method: 'up', migrations: names, transactional: true };
+    const started = performance.now();
     await this.#inBatchTransaction(batch, rowsDeleted, async trx => {
-      for (const sql of adoption.reconcile) await this.#engine.connection.execute(sql, [], 'run', trx);
-      await this.#engine.record(adoption.record);
+      const query: QueryRunner = (text, params = []) => this.#engine.connection.execute(text, params, 'all', trx);
+      for (const statement of sql) await query(statement);
+      const differences = await adoption.differences(query);
+      if (differences.length > 0) throw new SchemaContractError(differences);
+      await this.#engine.record(names);
     });
-    this.#log()('info', `Adopted ${adoption.state}: recorded ${adoption.record.join(', ')} as applied${adoption.reconcile.length ? ` and reconciled ${adoption.reconcile.length} difference(s)` : ''}`);
+    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    this.#log()(
+      'info',
+      `Adopted ${adoption.state}: recorded ${names.join(', ')} as applied${sql.length ? `, after ${sql.length} reconciling statement(s)` : ''}, in ${durationMs} ms`,
+      { state: adoption.state, migrations: names, sql, durationMs },
+    );
   }
 
   // One batch: in one transaction with a short lock_timeout, retried with backoff when the DDL

@@ -94,11 +94,11 @@ export class MigrationRunner {
   }
 
   /** What `method` with `selection` would do: adoption first, then each migration in order. */
-  async plan(method: 'up' | 'down', selection: RunSelection): Promise<{ adoption: AdoptionPlan | null; migrations: PlannedMigration[] }> {
+  async plan(method: 'up' | 'down', selection?: RunSelection): Promise<{ adoption: AdoptionPlan | null; migrations: PlannedMigration[] }> {
     await this.#engine.prepare();
     const executed = await this.#engine.executed();
     const adoption = method === 'up' ? await this.#adoption.plan(executed) : null;
-    const migrations = await this.#planner.select(method, selection, adoption ? [...executed, ...adoption.record] : executed);
+    const migrations = await this.#planner.select(method, selection, adoption ? [...executed, ...adoption.adopt.map(m => m.name)] : executed);
     return { adoption, migrations };
   }
 
@@ -106,12 +106,10 @@ export class MigrationRunner {
    * The plan with each migration's SQL. Takes no lock and changes nothing: the SQL is built in
    * a transaction that is rolled back.
    */
-  async dryRun(method: 'up' | 'down', selection: RunSelection): Promise<DryRunReport> {
+  async dryRun(method: 'up' | 'down', selection?: RunSelection): Promise<DryRunReport> {
     const { adoption, migrations } = await this.plan(method, selection);
     const steps: DryRunStep[] = [];
-    for (const name of adoption?.record ?? []) {
-      steps.push({ name, action: 'adopt', transactional: true, sql: [...(name === adoption!.record.at(-1) ? adoption!.reconcile : [])] });
-    }
+    for (const { name, sql } of adoption?.adopt ?? []) steps.push({ name, action: 'adopt', transactional: true, sql });
     const { connection } = this.#engine;
     const trx = await connection.begin();
     try {
@@ -141,7 +139,7 @@ export class MigrationRunner {
     try {
       const { adoption, migrations } = await this.plan(method, selection);
       if (!adoption && migrations.length === 0) return report;
-      const names = [...(adoption?.record ?? []), ...migrations.map(m => m.name)];
+      const names = [...(adoption?.adopt ?? []), ...migrations].map(m => m.name);
       await lock.announce({ migrations: names });
       if (adoption) await this.#batches.adopt(adoption, rowsDeleted);
       if (migrations.length > 0) {

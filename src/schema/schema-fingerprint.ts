@@ -1,5 +1,4 @@
-/** Runs one SQL statement with `?` placeholders and returns its rows. */
-export type QueryRunner = (sql: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
+import type { QueryRunner } from '../db/query-runner.ts';
 
 export interface ColumnShape {
   type: string;
@@ -129,7 +128,8 @@ export function diffSchemaFingerprints(expected: SchemaFingerprint, actual: Sche
     const compareDefinitions = (w: string, h: string) => (w === h ? '' : `${h}, expected ${w}`);
     compareEntries(`table ${name}: constraint`, want.constraints, have.constraints, differences, compareDefinitions);
     compareEntries(`table ${name}: index`, want.indexes, have.indexes, differences, compareDefinitions);
-    for (const index of have.invalidIndexes) differences.push(`table ${name}: index ${index} is INVALID`);
+    // an index expected INVALID (an interrupted build the next migration rebuilds, see legacy-adoption.ts) is no difference
+    for (const index of have.invalidIndexes) if (!want.invalidIndexes.includes(index)) differences.push(`table ${name}: index ${index} is INVALID`);
   }
   return differences;
 }

@@ -15,11 +15,16 @@ export interface ServiceTable {
   evolve?: string[];
 }
 
-/** A concurrent CREATE of the same object: duplicate_table, or the unique index of pg_type. */
+/**
+ * A concurrent CREATE of the same object: duplicate_table or duplicate_object, or a unique index
+ * of the catalogs (pg_type for the table's row type, pg_class for it or its sequence).
+ */
 export function isDuplicateObject(error: unknown): boolean {
-  for (let e = error as { code?: string; message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.code === '42P07' || e.code === '42710' || (e.code === '23505' && /pg_type_typname_nsp_index/.test(e.message ?? ''))) return true;
-    if (/already exists|pg_type_typname_nsp_index/.test(e.message ?? '')) return true;
+  const catalogIndex = /pg_type_typname_nsp_index|pg_class_relname_nsp_index/;
+  for (let e = error as { code?: string; message?: string; constraint?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === '42P07' || e.code === '42710') return true;
+    if (e.code === '23505' && catalogIndex.test(`${e.constraint ?? ''} ${e.message ?? ''}`)) return true;
+    if (/already exists/.test(e.message ?? '') || catalogIndex.test(e.message ?? '')) return true;
   }
   return false;
 }

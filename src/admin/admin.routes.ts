@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { purgeKeys } from '../cache/cache-purge.ts';
+import { purgeNamespace } from '../cache/cache-purge.ts';
 import { describeBadNamespace, requireAdminToken, type AppConfig } from '../config.ts';
 import {
   AdminForbiddenError,
@@ -49,7 +49,7 @@ const BODY_LIMIT = 16 * 1024;
 /**
  * The admin API under /admin: the schema lifecycle over HTTP, through the same lifecycle as
  * the CLI and the startup (`app.lifecycle`: the locked run, dry run, verification, seeding) and
- * the one cache purge (purgeKeys). Every request is
+ * the one cache purge (purgeNamespace). Every request is
  * rate-limited per client address, then must carry `Authorization: Bearer <ADMIN_TOKEN>`,
  * and is written to the audit log, refused or not.
  */
@@ -202,7 +202,7 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
         throw withProblemDetails(new CacheUnavailableError(`Redis is not reachable (${app.redis.status}); nothing was purged`), {}, { expose: true });
       }
       const started = performance.now();
-      const { matched, deleted } = await purgeKeys(app.redis, `${namespace}:*`);
+      const { matched, deleted } = await purgeNamespace(app.redis, namespace);
       const durationMs = Math.round((performance.now() - started) * 10) / 10;
       request.auditResult = { namespace, deleted };
       return { namespace, matched, deleted, durationMs };

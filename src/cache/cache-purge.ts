@@ -44,3 +44,11 @@ export async function purgeKeys(redis: Redis, match: string, options: PurgeOptio
   } while (cursor !== '0');
   return result;
 }
+
+/**
+ * Deletes every entry of a cache namespace (`<namespace>:*`), whatever its generation, and
+ * nothing else: the operators' purge (`npm run cache:purge`, `POST /admin/cache/purge`).
+ */
+export function purgeNamespace(redis: Redis, namespace: string): Promise<PurgeResult> {
+  return purgeKeys(redis, `${namespace}:*`);
+}

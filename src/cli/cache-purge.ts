@@ -3,7 +3,7 @@
 // batches, never FLUSHALL. The service does this by itself after schema changes; this is for
 // operators. Entries come back as they are read again.
 import { parseArgs } from 'node:util';
-import { purgeKeys } from '../cache/cache-purge.ts';
+import { purgeNamespace } from '../cache/cache-purge.ts';
 import { describeBadNamespace, loadConfigOrExit } from '../config.ts';
 import { createRedis } from '../db/redis.ts';
 import { exitOnFailure } from './errors.ts';
@@ -37,7 +37,7 @@ try {
 await exitOnFailure(async () => {
   try {
     const started = performance.now();
-    const { deleted } = await purgeKeys(redis, `${namespace}:*`);
+    const { deleted } = await purgeNamespace(redis, namespace);
     console.log(`Purged ${deleted} key(s) of namespace ${namespace} in ${Math.round(performance.now() - started)} ms`);
   } finally {
     redis.disconnect();

@@ -4,12 +4,6 @@ import type { MigrationBatch } from '../schema/migration-plan.ts';
 
 /** Every event of the service and what it carries. */
 export interface EventMap {
-  /** A migration is about to run (`up`) or be reverted (`down`). */
-  'migration.migrating': { name: string; method: 'up' | 'down' };
-  /** A migration was applied and its batch has committed. */
-  'migration.migrated': { name: string };
-  /** A migration was reverted and its batch has committed. */
-  'migration.reverted': { name: string };
   /**
    * A batch of migrations has run and its transaction is still open: `execute` writes in it, so
    * what a listener writes commits or rolls back with the schema change. A listener's error

@@ -28,9 +28,9 @@ describe('EventBus', () => {
   });
 
   it('a listener error reaches the emitter', async () => {
-    const bus = new EventBus().on('migration.migrated', () => {
+    const bus = new EventBus().on('seed.completed', () => {
       throw new Error('listener failed');
     });
-    await expect(bus.emit('migration.migrated', { name: 'x' })).rejects.toThrow('listener failed');
+    await expect(bus.emit('seed.completed', { users: 1, wallets: 1, meters: 1, seed: 1 })).rejects.toThrow('listener failed');
   });
 });

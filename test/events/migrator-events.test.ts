@@ -24,7 +24,7 @@ describe('migrator events on the bus', () => {
     bus = new EventBus();
     stop = publishMigratorEvents(migratorOf(orm), bus);
     const record = (event: EventName) => (payload: any) => void seen.push(`${event} ${payload.name ?? payload.migrations.join(',')}`);
-    for (const event of ['migration.migrating', 'migration.migrated', 'migration.reverted', 'schema.changed', 'schema.failed'] as const) {
+    for (const event of ['schema.changed', 'schema.failed'] as const) {
       bus.on(event, record(event));
     }
     // what a listener writes with `execute` commits with the batch
@@ -39,7 +39,7 @@ describe('migrator events on the bus', () => {
     await db.drop();
   });
 
-  it('per batch: migrating, committing in the transaction, then migrated and schema.changed after the commit', async () => {
+  it('per batch: committing in the transaction, then schema.changed after the commit', async () => {
     const committedAtChange: string[][] = [];
     const probe = async () => {
       committedAtChange.push((await db.query('select name from mikro_orm_migrations order by id')).map(row => row.name));
@@ -48,19 +48,11 @@ describe('migrator events on the bus', () => {
     await migratorOf(orm).up();
     bus.off('schema.changed', probe);
     expect(seen).toEqual([
-      `migration.migrating ${INITIAL}`,
-      `migration.migrating ${RENAME}`,
       `schema.committing ${INITIAL},${RENAME}`,
-      `migration.migrated ${INITIAL}`,
-      `migration.migrated ${RENAME}`,
       `schema.changed ${INITIAL},${RENAME}`,
-      `migration.migrating ${INDEXES}`,
       `schema.committing ${INDEXES}`,
-      `migration.migrated ${INDEXES}`,
       `schema.changed ${INDEXES}`,
-      `migration.migrating ${CACHE_OUTBOX}`,
       `schema.committing ${CACHE_OUTBOX}`,
-      `migration.migrated ${CACHE_OUTBOX}`,
       `schema.changed ${CACHE_OUTBOX}`,
     ]);
     // another connection sees each batch when schema.changed arrives: it has committed
@@ -68,13 +60,11 @@ describe('migrator events on the bus', () => {
     expect((await db.query('select note from probe')).map(row => row.note)).toEqual([`${INITIAL},${RENAME}`, INDEXES, CACHE_OUTBOX]);
   });
 
-  it('reverting: migrated becomes reverted', async () => {
+  it('reverting: the same, per batch', async () => {
     seen.length = 0;
     await migratorOf(orm).down();
     expect(seen).toEqual([
-      `migration.migrating ${CACHE_OUTBOX}`,
       `schema.committing ${CACHE_OUTBOX}`,
-      `migration.reverted ${CACHE_OUTBOX}`,
       `schema.changed ${CACHE_OUTBOX}`,
     ]);
   });
@@ -87,7 +77,7 @@ describe('migrator events on the bus', () => {
     bus.on('schema.committing', refuse);
     await expect(migratorOf(orm).up()).rejects.toThrow(`Migration ${CACHE_OUTBOX} (up) failed: outbox unavailable`);
     bus.off('schema.committing', refuse);
-    expect(seen).toEqual([`migration.migrating ${CACHE_OUTBOX}`, `schema.committing ${CACHE_OUTBOX}`, `schema.failed ${CACHE_OUTBOX}`]);
+    expect(seen).toEqual([`schema.committing ${CACHE_OUTBOX}`, `schema.failed ${CACHE_OUTBOX}`]);
     expect((await db.query('select name from mikro_orm_migrations order by id')).map(row => row.name)).toEqual([INITIAL, RENAME, INDEXES]);
     expect(await db.query(`select to_regclass('cache_outbox') as outbox`)).toEqual([{ outbox: null }]);
     expect((await db.query('select count(*)::int as n from probe where note = ?', [CACHE_OUTBOX]))[0].n).toBe(2); // up, down; not the failed up

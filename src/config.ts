@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { envSchema } from 'env-schema';
 
 /** Thrown when an environment variable has a value enerlink cannot use; the message names it. */
@@ -165,6 +166,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (cachePrefixProblem) {
     throw new ConfigError(`Invalid environment variable CACHE_PREFIX: ${cachePrefixProblem}, got ${JSON.stringify(raw.CACHE_PREFIX)}`);
   }
+  if (raw.HOST !== undefined && !isListenableHost(raw.HOST)) {
+    throw new ConfigError(`Invalid environment variable HOST: expected an IP address or a host name to listen on, got ${JSON.stringify(raw.HOST)}`);
+  }
   const isProduction = raw.NODE_ENV === 'production';
   const jwtSecret = checkJwtSecret(raw.JWT_SECRET, isProduction);
   const adminToken = checkAdminToken(raw.ADMIN_TOKEN);
@@ -282,6 +286,14 @@ function parseRedisUrl(value: string): void {
  */
 export function describeBadNamespace(name: string): string | undefined {
   return /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name) ? undefined : "expected letters, digits, '_', '.' or '-' (starting with a letter or digit)";
+}
+
+// An IP address, or a host name of RFC 1123 labels that is not all digits and dots (999.1.1.1
+// is a mistyped address, not a name to look up).
+function isListenableHost(host: string): boolean {
+  if (isIP(host.replace(/^\[(.*)\]$/, '$1')) !== 0) return true;
+  if (/^[\d.]+$/.test(host)) return false;
+  return host.length <= 253 && host.split('.').every(label => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label));
 }
 
 function tryUrl(value: string, name: string): URL {

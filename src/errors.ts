@@ -50,6 +50,8 @@ export const MigrationNotFoundError = createError<'MIGRATION_NOT_FOUND', 404, [s
 /** No route for the method and path. */
 export const RouteNotFoundError = createError<'ROUTE_NOT_FOUND', 404, [string, string]>('ROUTE_NOT_FOUND', 'Route %s %s not found', 404);
 
+/** A revert that would reach the initial migration (every table dropped) without being asked to. */
+export const RevertNotConfirmedError = createError<'REVERT_NOT_CONFIRMED', 409, [string]>('REVERT_NOT_CONFIRMED', '%s', 409);
 /** Registration with an email that already has an account. */
 export const EmailTakenError = createError<'EMAIL_TAKEN', 409, []>('EMAIL_TAKEN', 'An account with this email already exists', 409);
 /** Registration of a meter id that is already registered. */

@@ -30,6 +30,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, HOST: '10.1.2.3' }).host).toBe('10.1.2.3');
   });
 
+  it('refuses a HOST that is neither an IP address nor a host name, naming HOST, not the database', () => {
+    for (const host of ['999.1.1.1', '1.2.3', 'bad host', '-lead.example']) {
+      expect(() => loadConfig({ HOST: host }), host).toThrow(`Invalid environment variable HOST: expected an IP address or a host name to listen on, got ${JSON.stringify(host)}`);
+    }
+    for (const host of ['::1', '[::1]', 'localhost', 'api.enerlink.example', '0.0.0.0']) expect(loadConfig({ HOST: host }).host).toBe(host);
+  });
+
   it('requires JWT_SECRET in production and makes a random one per process elsewhere', () => {
     expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET })).toMatchObject({ jwtSecret: SECRET, jwtSecretGenerated: false });
     const first = loadConfig({});

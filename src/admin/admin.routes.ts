@@ -12,13 +12,15 @@ import {
   MigrationNotFoundError,
   MigrationRunFailedError,
   MigrationRunningError,
+  RevertNotConfirmedError,
+  RouteNotFoundError,
   SchemaContractMismatchError,
   SchemaNotCurrentError,
   TooManyRequestsError,
   UnauthorizedError,
   withProblemDetails,
 } from '../errors.ts';
-import { MigrationNotAppliedError as NotAppliedError, SchemaContractError, UnknownMigrationError } from '../schema/migration-errors.ts';
+import { InitialRevertNotConfirmedError, MigrationNotAppliedError as NotAppliedError, SchemaContractError, UnknownMigrationError } from '../schema/migration-errors.ts';
 import type { RunSelection } from '../schema/migration-plan.ts';
 import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
 import { seedOptionsOf } from '../seeding/seed-service.ts';
@@ -125,15 +127,15 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
     },
   );
 
-  app.post<{ Body: { to?: string; steps?: number; dryRun: boolean } }>(
+  app.post<{ Body: { to?: string; steps?: number; revertInitial: boolean; dryRun: boolean } }>(
     '/admin/migrations/down',
     { schema: downSchema, config: { action: 'migrations.down' } },
     async request => {
-      const { to, steps, dryRun } = request.body;
+      const { to, steps, revertInitial, dryRun } = request.body;
       if (to !== undefined && steps !== undefined) {
         throw new ConflictingOptionsError('Give either "to" (revert every migration after it) or "steps" (revert that many), not both');
       }
-      return runOrPreview(request, 'down', to === undefined ? { steps: steps ?? 1 } : { to }, dryRun);
+      return runOrPreview(request, 'down', to === undefined ? { steps: steps ?? 1, revertInitial } : { to, revertInitial }, dryRun);
     },
   );
 
@@ -214,12 +216,25 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
     request.auditResult = { entries: page.items.length };
     return page;
   });
+
+  // An unknown admin path is answered like the others, after the token check, and audited:
+  // probing for paths leaves a row per probe too.
+  app.route({
+    method: ['DELETE', 'GET', 'OPTIONS', 'PATCH', 'POST', 'PUT'],
+    url: '/admin/*',
+    schema: { hide: true },
+    config: { action: 'unknown' },
+    handler: async request => {
+      throw new RouteNotFoundError(request.method, request.url.split('?')[0]);
+    },
+  });
 }
 
 /** The HTTP error for what the migrator threw; anything else is the server's fault and stays as it is. */
 function asAdminError(error: unknown): unknown {
   if (error instanceof UnknownMigrationError) return new MigrationNotFoundError(error.migration);
   if (error instanceof NotAppliedError) return new MigrationNotAppliedError(error.message);
+  if (error instanceof InitialRevertNotConfirmedError) return new RevertNotConfirmedError(error.message);
   if (error instanceof MigrationLockTimeoutError) {
     return withProblemDetails(new MigrationRunningError(`Not started: ${error.message}`), { running: error.holder });
   }

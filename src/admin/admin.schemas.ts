@@ -176,7 +176,11 @@ export const runsSchema = {
         id: { type: 'string' },
         method: { type: 'string', enum: ['up', 'down'] },
         origin: { type: ['string', 'null'], description: 'startup, cli or admin-api; null for runs recorded before enerlink kept it' },
-        status: { type: 'string', enum: ['applied', 'failed'] },
+        status: {
+          type: 'string',
+          enum: ['running', 'applied', 'failed', 'interrupted'],
+          description: 'running: in progress, or its process died and no run has started since; interrupted: its process died before it finished',
+        },
         startedAt: timestampSchema,
         durationMs: { type: 'number' },
         migrations: runReport.properties.migrations,
@@ -220,6 +224,11 @@ export const downSchema = {
     properties: {
       to: migrationName,
       steps: { type: 'integer', minimum: 1, maximum: 10_000 },
+      revertInitial: {
+        type: 'boolean',
+        default: false,
+        description: 'Allow reverting the initial migration, which drops every table and its rows; without it such a request is refused (409 REVERT_NOT_CONFIRMED)',
+      },
       dryRun: { type: 'boolean', default: false, description: 'Return the SQL it would run; revert nothing' },
     },
     additionalProperties: false,

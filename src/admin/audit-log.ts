@@ -88,12 +88,18 @@ export function auditParams(value: Record<string, unknown>): Record<string, unkn
   return text.length <= MAX_PARAMS_CHARS ? (redacted as Record<string, unknown>) : { truncated: true, chars: text.length, preview: text.slice(0, 500) };
 }
 
+// PostgreSQL's text and jsonb cannot hold U+0000; an audit row must be written whatever bytes
+// the request carried (a guesser must not be able to hide a guess behind a NUL).
+const NUL = /\u0000/g;
+const storable = (text: string) => text.replace(NUL, '\\u0000');
+
 function redact(value: unknown, depth = 0): unknown {
   if (depth > 8) return '[too deep]';
+  if (typeof value === 'string') return storable(value);
   if (Array.isArray(value)) return value.map(item => redact(item, depth + 1));
   if (value && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, SECRET_KEY.test(key) ? '[redacted]' : redact(item, depth + 1)]),
+      Object.entries(value).map(([key, item]) => [storable(key), SECRET_KEY.test(key) ? '[redacted]' : redact(item, depth + 1)]),
     );
   }
   return value;
@@ -123,15 +129,15 @@ export class AuditLog {
       [
         entry.action,
         entry.method,
-        entry.path,
-        entry.params === null ? null : JSON.stringify(entry.params),
+        storable(entry.path),
+        entry.params === null ? null : JSON.stringify(redact(entry.params)),
         entry.statusCode,
         entry.outcome,
-        entry.result === null ? null : JSON.stringify(entry.result),
+        entry.result === null ? null : JSON.stringify(redact(entry.result)),
         entry.tokenFingerprint,
         entry.clientAddress,
-        entry.userAgent?.slice(0, 500) ?? null,
-        entry.requestId,
+        entry.userAgent === null ? null : storable(entry.userAgent.slice(0, 500)),
+        storable(entry.requestId),
         entry.startedAt,
         entry.durationMs,
       ],

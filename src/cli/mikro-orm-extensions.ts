@@ -17,11 +17,17 @@ export function cliMigrator(config: AppConfig): typeof EnerlinkMigrator {
     protected override origin = 'cli';
 
     override up(options?: string | string[] | MigrateOptions) {
-      return exitOnFailure(() => this.#inLifecycle(() => super.up(options)));
+      return exitOnFailure(() => {
+        checkSelectionFlags(process.argv.slice(2));
+        return this.#inLifecycle(() => super.up(options));
+      });
     }
 
     override down(options?: string | string[] | DownOptions) {
-      return exitOnFailure(() => this.#inLifecycle(() => super.down(options)));
+      return exitOnFailure(() => {
+        checkSelectionFlags(process.argv.slice(2));
+        return this.#inLifecycle(() => super.down(options));
+      });
     }
 
     #inLifecycle<T>(work: () => Promise<T>): Promise<T> {
@@ -44,6 +50,27 @@ export function cliMigrator(config: AppConfig): typeof EnerlinkMigrator {
       return exitOnFailure(() => super.create(path, blank, initial, name));
     }
   };
+}
+
+const SELECTION_FLAGS: Record<string, string> = { '-t': '--to', '--to': '--to', '-f': '--from', '--from': '--from', '-o': '--only', '--only': '--only' };
+
+/**
+ * MikroORM's CLI reads `--to` without a value (or `--to ""`) as no `--to` at all, i.e. "apply
+ * everything", and a repeated `--to` as its last one. Both are mistakes worth stopping for.
+ */
+export function checkSelectionFlags(args: string[]): void {
+  const seen = new Set<string>();
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    const name = SELECTION_FLAGS[flag];
+    if (!name) continue;
+    if (seen.has(name)) throw new Error(`${name} is given more than once`);
+    seen.add(name);
+    const value = inline ?? args[i + 1];
+    if (value === undefined || value.trim() === '' || (inline === undefined && value.startsWith('-'))) {
+      throw new Error(`${name} needs a value: a migration name or its 14-digit version${name === '--to' ? ' (0 for all)' : ''}`);
+    }
+  }
 }
 
 /**

@@ -21,12 +21,15 @@ const LIMITS = {
  */
 export function parseSeedArguments(args: string[], defaults: SeedOptions): SeedOptions {
   const options = { ...defaults };
+  const given = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
     const name = flag.replace(/^--/, '') as keyof typeof LIMITS;
     if (!flag.startsWith('--') || !Object.hasOwn(LIMITS, name)) {
       throw new ArgumentError(`unknown argument ${JSON.stringify(args[i])} (${USAGE})`);
     }
+    if (given.has(name)) throw new ArgumentError(`--${name} is given more than once (${USAGE})`);
+    given.add(name);
     const text = inline ?? args[++i];
     const { min, max } = LIMITS[name];
     const value = text !== undefined && /^\d+$/.test(text) ? Number(text) : NaN;

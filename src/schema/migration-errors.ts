@@ -18,6 +18,16 @@ export class MigrationNotAppliedError extends Error {
   }
 }
 
+/** A `down` that would revert the initial migration, which drops every table, without being asked to. */
+export class InitialRevertNotConfirmedError extends Error {
+  override name = 'InitialRevertNotConfirmedError';
+  readonly migration: string;
+  constructor(migration: string) {
+    super(`Reverting ${migration} drops every table of the schema and its rows; ask for it explicitly (--to 0 on the command line, revertInitial: true over HTTP), after a backup`);
+    this.migration = migration;
+  }
+}
+
 /** The database has tables but no migration history, and they are in no state enerlink can adopt. */
 export class SchemaContractError extends Error {
   override name = 'SchemaContractError';

@@ -1,9 +1,13 @@
 import { RawQueryFragment, type MigrateOptions, type Transaction } from '@mikro-orm/core';
 import type { Migration } from '@mikro-orm/migrations';
-import { MigrationNotAppliedError, UnknownMigrationError } from './migration-errors.ts';
+import { INITIAL_MIGRATION } from './adoption.ts';
+import { InitialRevertNotConfirmedError, MigrationNotAppliedError, UnknownMigrationError } from './migration-errors.ts';
 
-/** Which migrations to revert: MikroORM's options plus a step count. */
-export type DownOptions = Omit<MigrateOptions, 'from'> & { steps?: number };
+/**
+ * Which migrations to revert: MikroORM's options plus a step count, and `revertInitial` to
+ * allow reverting the initial migration (which drops every table) other than by `to: 0`.
+ */
+export type DownOptions = Omit<MigrateOptions, 'from'> & { steps?: number; revertInitial?: boolean };
 
 /** What selects the migrations of a run: MikroORM's options (or names), plus `steps` for `down`. */
 export type RunSelection = string | string[] | MigrateOptions | DownOptions | undefined;
@@ -89,6 +93,9 @@ export class MigrationPlanner {
       } else {
         names = reversed.slice(0, opts.steps ?? 1);
       }
+      // dropping every table is asked for by name or with `to: 0`, never reached by counting steps
+      const asked = opts.to === 0 || opts.revertInitial === true || only?.includes(INITIAL_MIGRATION);
+      if (names.includes(INITIAL_MIGRATION) && !asked) throw new InitialRevertNotConfirmedError(INITIAL_MIGRATION);
     }
     const action = method === 'up' ? 'apply' : 'revert';
     return Promise.all(names.map(async name => ({ name, action, transactional: await this.isTransactional(name) }) as const));

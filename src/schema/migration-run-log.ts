@@ -9,7 +9,8 @@ export interface MigrationRunReport {
   method: 'up' | 'down';
   /** Who started it: `startup`, `cli`, `admin-api`, ... */
   origin: string;
-  status: 'applied' | 'failed' | 'nothing to do';
+  /** `running` until it ends; `interrupted` when its process died before it could say. */
+  status: 'running' | 'applied' | 'failed' | 'interrupted' | 'nothing to do';
   startedAt: string;
   durationMs: number;
   migrations: Array<{ name: string; durationMs: number }>;
@@ -62,23 +63,36 @@ export class MigrationRunLog {
     this.#table = new ServiceTableGuard(query, MIGRATION_RUNS_TABLE);
   }
 
-  async record(report: MigrationRunReport): Promise<void> {
+  /**
+   * Records a run as it starts (status `running`), so that one whose process is killed leaves
+   * its trace; first marks `interrupted` the runs left `running` by processes that died (the
+   * caller holds the fleet lock, so no other run is in progress). Returns the run's id.
+   */
+  async start(report: MigrationRunReport): Promise<string> {
     await this.#table.ready();
     await this.#query(
+      `update enerlink_migration_run set status = 'interrupted', error = coalesce(error, 'its process ended before the run finished') where status = 'running'`,
+    );
+    const [{ id }] = await this.#query(
       `insert into enerlink_migration_run (method, origin, status, started_at, duration_ms, migrations, backup_file, verification, error, host, pid)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       values (?, ?, 'running', ?, 0, ?, null, null, null, ?, ?) returning id::text`,
+      [report.method, report.origin, report.startedAt, JSON.stringify(report.migrations), hostname(), process.pid],
+    );
+    return id;
+  }
+
+  /** Records how the run `id` ended. */
+  async finish(id: string, report: MigrationRunReport): Promise<void> {
+    await this.#query(
+      `update enerlink_migration_run set status = ?, duration_ms = ?, migrations = ?, backup_file = ?, verification = ?, error = ? where id = ?`,
       [
-        report.method,
-        report.origin,
         report.status,
-        report.startedAt,
         report.durationMs,
         JSON.stringify(report.migrations),
         report.backupFile ?? null,
         report.verification ? JSON.stringify(report.verification) : null,
         report.error ?? null,
-        hostname(),
-        process.pid,
+        id,
       ],
     );
   }

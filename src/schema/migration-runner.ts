@@ -136,11 +136,18 @@ export class MigrationRunner {
     const rowsDeleted: RowsDeleted = {};
     let snapshot: Awaited<ReturnType<typeof snapshotCatalog>> | undefined;
     let released = false;
+    let runId: string | undefined;
     try {
       const { adoption, migrations } = await this.plan(method, selection);
       if (!adoption && migrations.length === 0) return report;
       const names = [...(adoption?.adopt ?? []), ...migrations].map(m => m.name);
       await lock.announce({ migrations: names });
+      // in the run log from its start, so that a run whose process is killed leaves a trace
+      report.status = 'running';
+      runId = await this.#runLog.start({ ...report, migrations: names.map(name => ({ name, durationMs: 0 })) }).catch(error => {
+        this.#log('warn', `Could not record the run: ${(error as Error).message}`);
+        return undefined;
+      });
       if (adoption) await this.#batches.adopt(adoption, rowsDeleted);
       if (migrations.length > 0) {
         this.#log('info', `${method === 'up' ? 'Applying' : 'Reverting'} ${migrations.length} migration(s): ${migrations.map(m => m.name).join(', ')}`);
@@ -175,10 +182,13 @@ export class MigrationRunner {
         report.verification = await this.#verifyRun(snapshot, rowsDeleted);
       }
       return report;
+    } catch (error) {
+      if (report.status === 'running') Object.assign(report, { status: 'failed', error: (error as Error).message });
+      throw error;
     } finally {
       report.durationMs = Date.now() - started;
-      if (report.status !== 'nothing to do') {
-        await this.#runLog.record(report).catch(error => this.#log('warn', `Could not record the run: ${(error as Error).message}`));
+      if (runId !== undefined) {
+        await this.#runLog.finish(runId, report).catch(error => this.#log('warn', `Could not record the run: ${(error as Error).message}`));
       }
       if (!released) await lock.release();
     }

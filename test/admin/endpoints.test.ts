@@ -340,10 +340,15 @@ describe('GET /admin/audit', () => {
 
   it('survives reverting every migration: the audit trail of a rollback is not rolled back', async () => {
     const { call, db } = await api('audit_down');
-    expect((await call('POST', '/admin/migrations/down', { steps: 10 })).json().migrations).toHaveLength(4);
+    // counting steps never reaches the initial migration by accident: it drops every table
+    const refused = await call('POST', '/admin/migrations/down', { steps: 10 });
+    expectProblem(refused, 409, 'REVERT_NOT_CONFIRMED');
+    expect(refused.json().detail).toMatch(/^Reverting Migration20241102000000_InitialSchema drops every table .*revertInitial: true over HTTP/);
+    expect(await recordedMigrations(db)).toEqual(Object.fromEntries(ALL.map(name => [name, 1])));
+    expect((await call('POST', '/admin/migrations/down', { steps: 10, revertInitial: true })).json().migrations).toHaveLength(4);
     expect(await db.fingerprint()).toEqual({});
     const entries = (await call('GET', '/admin/audit')).json().items;
-    expect(entries.map((item: { action: string }) => item.action)).toEqual(['migrations.down']);
+    expect(entries.map((item: { action: string }) => item.action)).toEqual(['migrations.down', 'migrations.down']);
     expect(entries[0].result).toMatchObject({ status: 'applied', migrations: [OUTBOX, INDEXES, RENAME, INITIAL] });
   });
 });

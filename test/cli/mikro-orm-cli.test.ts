@@ -67,4 +67,23 @@ describe('npx mikro-orm', () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe('enerlink: Invalid environment variable REDIS_URL: expected a redis:// or rediss:// URL, got "http://nope"');
   });
+  it('--to without a value, an empty one, or given twice is refused instead of meaning "everything"', async () => {
+    for (const args of [['--to'], ['--to', ''], ['--to', '--from', 'x'], ['--to', 'Migration20261121000001_CacheOutbox', '-t', '0'], ['--only=']]) {
+      const result = await mikroOrm(['migration:up', ...args], env);
+      expect(result.code, args.join(' ')).toBe(1);
+      expect(result.stderr.trim()).toMatch(/^enerlink: --(to|only) (needs a value: a migration name or its 14-digit version|is given more than once)/);
+    }
+    expect(await db.query('select name from mikro_orm_migrations')).toHaveLength(3);
+  });
+
+  it('a migration:down that would revert the initial migration (every table dropped) needs --to 0', async () => {
+    expect((await mikroOrm(['migration:down', '--to', 'Migration20241102000000_InitialSchema'], env)).code).toBe(0);
+    const refused = await mikroOrm(['migration:down'], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim()).toMatch(/^enerlink: Reverting Migration20241102000000_InitialSchema drops every table of the schema and its rows; ask for it explicitly \(--to 0 on the command line/);
+    expect(await db.query(`select to_regclass('prosumer') is not null as present`)).toEqual([{ present: true }]);
+    expect((await mikroOrm(['migration:down', '--to', '0'], env)).code).toBe(0);
+    expect(await db.query(`select to_regclass('prosumer') is not null as present`)).toEqual([{ present: false }]);
+  });
+
 });

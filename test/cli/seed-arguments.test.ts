@@ -19,6 +19,7 @@ describe('parseSeedArguments', () => {
     [['--users=10000001'], '--users must be an integer from 1 to 10000000, got "10000001"'],
     [['--trades', '2.5'], '--trades must be an integer from 0 to 10000000, got "2.5"'],
     [['--seed', '4294967296'], '--seed must be an integer from 0 to 4294967295, got "4294967296"'],
+    [['--users', '2', '--users=3'], '--users is given more than once (usage: npm run seed -- [--users N] [--trades N] [--seed N])'],
     [['100'], 'unknown argument "100" (usage: npm run seed -- [--users N] [--trades N] [--seed N])'],
     [['--toString', '1'], 'unknown argument "--toString" (usage: npm run seed -- [--users N] [--trades N] [--seed N])'],
   ])('rejects %j with one line naming the argument', (args, message) => {

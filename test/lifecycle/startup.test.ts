@@ -134,6 +134,10 @@ describe('a process killed with SIGKILL in the middle of a migration', () => {
     const committed = REAL_MIGRATIONS.filter(name => name !== 'Migration20261121000001_CacheOutbox');
     expect(await recordedCounts(db)).toEqual(Object.fromEntries(committed.map(name => [name, 1])));
     expect((await db.query(`select to_regclass('cache_outbox') is not null as exists`))[0].exists).toBe(false);
+    // the killed run left its trace in the run log, with what it was running
+    const [killed] = await db.query(`select status, origin, migrations from enerlink_migration_run order by id desc limit 1`);
+    expect(killed).toMatchObject({ status: 'running', origin: 'startup' });
+    expect(killed.migrations.map((m: { name: string }) => m.name)).toContain('Migration20261121090001_SlowReshape');
 
     await db.query('update test_control set sleep_seconds = 0');
     const second = startServiceProcess({ DATABASE_URL: db.url }, migrations);
@@ -141,6 +145,12 @@ describe('a process killed with SIGKILL in the middle of a migration', () => {
     await waitUntilReady(await second.port());
     expect((await recordedCounts(db)).Migration20261121090001_SlowReshape).toBe(1);
     expect((await db.query(`select to_regclass('reshaped') is not null as exists`))[0].exists).toBe(true);
+    // the next run found it still "running" under the lock it now holds: its process died
+    const runs = await db.query(`select status, error from enerlink_migration_run order by id desc limit 2`);
+    expect(runs).toEqual([
+      { status: 'applied', error: null },
+      { status: 'interrupted', error: 'its process ended before the run finished' },
+    ]);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
   });

@@ -23,7 +23,7 @@ import {
 import { InitialRevertNotConfirmedError, MigrationNotAppliedError as NotAppliedError, SchemaContractError, UnknownMigrationError } from '../schema/migration-errors.ts';
 import type { RunSelection } from '../schema/migration-plan.ts';
 import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
-import { seedOptionsOf } from '../seeding/seed-service.ts';
+import { seedOptionsOf } from '../seeding/seed-options.ts';
 import { bearerToken, isAdminToken, tokenFingerprint } from './admin-token.ts';
 import { AuditLog, auditParams, outcomeOf, type AuditQuery } from './audit-log.ts';
 import { auditSchema, downSchema, purgeSchema, runsSchema, seedSchema, statusSchema, upSchema, verifySchema } from './admin.schemas.ts';

@@ -14,7 +14,8 @@ import type { KeysetPage } from '../db/keyset-page.ts';
 import type { RecordedRun } from '../schema/migration-run-log.ts';
 import type { DryRunReport, MigrationLogger, RunOptions, RunResult } from '../schema/migration-runner.ts';
 import type { VerificationReport } from '../schema/schema-verification.ts';
-import { runSeed, type SeedContext, type SeedOptions, type SeedSummary } from '../seeding/seed-service.ts';
+import type { SeedOptions } from '../seeding/seed-options.ts';
+import type { SeedContext, SeedSummary } from '../seeding/seed-service.ts';
 
 /** What every entry point (service, CLI, admin API, db:reset, seeding) hands the lifecycle. */
 export interface SchemaLifecycleOptions {
@@ -136,7 +137,9 @@ export class SchemaLifecycle {
  * the seed's own transaction records the data change, so every running instance's cache retires
  * what it cached before, whoever seeds and whatever it can reach.
  */
-export function seedFixtures(em: EntityManager, options: SeedOptions, context: Omit<SeedContext, 'beforeCommit'> = {}): Promise<SeedSummary> {
+export async function seedFixtures(em: EntityManager, options: SeedOptions, context: Omit<SeedContext, 'beforeCommit'> = {}): Promise<SeedSummary> {
+  // loaded when first used: the fixture factories and faker cost a serving instance's start
+  const { runSeed } = await import('../seeding/seed-service.ts');
   return runSeed(em, options, { ...context, beforeCommit: execute => recordDataChange(execute).then(() => {}) });
 }
 

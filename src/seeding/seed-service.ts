@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks';
 import type { EntityData, EntityKey, EntityManager, EntityName } from '@mikro-orm/core';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type { PoolClient } from 'pg';
-import type { AppConfig, SeedingConfig } from '../config.ts';
 import type { QueryRunner } from '../db/query-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { TransactionLog } from '../ledger/transaction-log.entity.ts';
@@ -19,15 +18,9 @@ import { WalletFactory } from '../../seeders/factories/WalletFactory.ts';
 import { BulkCopy } from './bulk-copy.ts';
 import { DEMO_LOGIN, FixtureSet, fixturePasswordHash } from './fixture-set.ts';
 
-/** What to seed, and whether the database is a production one. */
-export interface SeedOptions extends SeedingConfig {
-  isProduction: boolean;
-}
+import type { SeedOptions } from './seed-options.ts';
 
-/** The seed options the environment asks for. */
-export function seedOptionsOf(config: AppConfig): SeedOptions {
-  return { ...config.seeding, isProduction: config.isProduction };
-}
+export { seedOptionsOf, type SeedOptions } from './seed-options.ts';
 
 /** Seeding a production database without SEED_ALLOW_PRODUCTION=1; nothing was written. */
 export class SeedRefusedError extends Error {

@@ -9,10 +9,11 @@ import { SchemaChangeListener } from './schema-change-listener.ts';
 import { readSchemaGeneration } from './schema-generation.ts';
 
 /**
- * A background purge rests as long as each batch took (half speed), so that reads served
- * meanwhile are not queued behind it (see bench/cache.ts).
+ * How the background purge paces itself (see purgeKeys): round trips of at most 1 ms, Redis
+ * used at most half the time, so that reads served meanwhile are not queued behind it
+ * (measured by bench/cache.ts).
  */
-export const BACKGROUND_PURGE_REST = 1;
+export const BACKGROUND_PURGE_PACE = { roundTripMs: 1, duty: 0.5 };
 
 /** The logging the invalidator does (pino's signature: the app passes its logger). */
 export interface CacheLog {
@@ -253,7 +254,7 @@ export class CacheInvalidator {
       const started = performance.now();
       const { deleted } = await purgeKeys(redis, this.#cache.namespacePattern, {
         keep: key => this.#cache.generationOf(key) === generation,
-        restRatio: BACKGROUND_PURGE_REST,
+        pace: BACKGROUND_PURGE_PACE,
         signal: this.#closing.signal,
       });
       if (claimed.length > 0) await completePurges(this.#execute, claimed, deleted);

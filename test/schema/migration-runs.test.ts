@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { AppConfig } from '../../src/config.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
@@ -59,8 +59,9 @@ describe('DDL behind a long transaction', () => {
     const logs: string[] = [];
     migrator.pipeline.useLogger((_level, message) => logs.push(message));
     const running = migrator.up({ to: RENAME });
-    // while the migration waits, other sessions are not stuck behind it: a write goes through
-    await new Promise(resolve => setTimeout(resolve, 400));
+    // while the migration waits (it has hit its lock_timeout at least once), other sessions are
+    // not stuck behind it: a write goes through
+    await vi.waitFor(() => expect(logs.some(line => /could not get its lock/.test(line))).toBe(true), { timeout: 30_000, interval: 20 });
     await db.query(`update wallet set wallet_name = 'during migration' where wallet_address = '0x${'1'.padStart(40, '0')}'`);
     await reader.query('commit');
     await running;

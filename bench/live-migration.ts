@@ -26,7 +26,7 @@ import { createTestDatabase, createTestOrm, type TestDatabase } from '../test/he
 import { migrationSource, migrationsFolder, MIKRO_ORM_CLI } from '../test/processes.ts';
 
 const SIZES = (process.env.BENCH_LIVE_USERS ?? '10000,1000000').split(',').map(Number);
-const RATE = Number(process.env.BENCH_LIVE_RATE ?? 200);
+const RATE = Number(process.env.BENCH_LIVE_RATE ?? 50);
 const DEFAULT_LOCK_TIMEOUT = loadConfig({ NODE_ENV: 'development' }).migrationDdlLockTimeoutMs;
 const LOCK_TIMEOUTS = (process.env.BENCH_LIVE_LOCK_TIMEOUTS ?? `3000,500,${DEFAULT_LOCK_TIMEOUT}`).split(',').map(Number);
 const TRADERS = 20;

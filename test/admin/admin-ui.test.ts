@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MIGRATION_LOCK_KEY } from '../../src/schema/fleet-lock.ts';
 import { migrationSource, migrationsFolder } from '../processes.ts';
 import { auditRows, startAdminApi, type AdminApi } from './admin-api.ts';
 
@@ -103,6 +104,20 @@ describe('the operator page at /admin/ui', () => {
     expect(await page.isVisible('#blocking-banner')).toBe(true);
     expect(await page.textContent('#blocking-banner')).toMatch(new RegExp(`pid ${pid} \\(forgotten psql\\)`));
 
+    // another process's run, live: its holder while it holds the fleet lock, and no apply meanwhile
+    const other = new pg.Client({ connectionString: api.db.url, application_name: 'enerlink migration up (cli)' });
+    await other.connect();
+    try {
+      await other.query(`select pg_advisory_lock(${MIGRATION_LOCK_KEY[0]}, ${MIGRATION_LOCK_KEY[1]})`);
+      const activity = { operation: 'migration up', origin: 'cli', host: 'web-9', pid: 4242, startedAt: new Date().toISOString(), migrations: [FIRMWARE] };
+      await other.query(`/* enerlink-lock ${JSON.stringify(activity)} */ select 1`);
+      await expect.poll(() => page.textContent('#live'), WAIT).toMatch(new RegExp(`Migrating now: migration up by cli on web-9 \\(pid 4242\\).*${FIRMWARE}`));
+      expect(await row(FIRMWARE).getByRole('button', { name: `Apply ${FIRMWARE}` }).isDisabled()).toBe(true);
+    } finally {
+      await other.end();
+    }
+    await expect.poll(() => page.textContent('#live'), WAIT).toBe('No run in progress.');
+
     // apply: the confirmation names what it will do
     await row(FIRMWARE).getByRole('button', { name: `Apply ${FIRMWARE}` }).click();
     await page.waitForSelector('#confirm[open]');
@@ -118,6 +133,14 @@ describe('the operator page at /admin/ui', () => {
     expect(await page.getAttribute('#runs-chart', 'aria-label')).toMatch(/2 runs/);
     await expect.poll(() => page.locator('#audit-table > tbody > tr').count(), WAIT).toBeGreaterThan(3);
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+    // the audit log, filtered: the refused sign-in only
+    await page.selectOption('#audit-outcome', 'refused');
+    await page.click('#audit-filter button[type=submit]');
+    await expect.poll(() => page.locator('#audit-table > tbody > tr').count(), WAIT).toBe(1);
+    expect(await page.textContent('#audit-table > tbody > tr')).toMatch(/migrations\.status.*refused.*401.*Wrong admin token/);
+    await page.selectOption('#audit-outcome', '');
+    await page.click('#audit-filter button[type=submit]');
 
     // revert: nothing happens until the migration's name is typed
     await row(FIRMWARE).getByRole('button', { name: `Revert ${FIRMWARE}` }).click();

@@ -1,5 +1,12 @@
+import { execFile } from 'node:child_process';
+import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import pg from 'pg';
+import { readDbHealth } from '../../src/admin/db-health.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem } from '../api.ts';
 import { runCommand } from '../processes.ts';
@@ -171,5 +178,67 @@ describe('npm run db:health', () => {
     expect(down.code).toBe(1);
     expect(down.stderr.trim()).toMatch(/^enerlink: cannot reach the database/);
     expect(down.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+/**
+ * A PostgreSQL server of the test's own, started with pg_stat_statements preloaded: the shared
+ * server is never restarted, and preloading needs a start. As root, initdb and the server run
+ * as the postgres user (PostgreSQL refuses root).
+ */
+async function privatePostgres(settings: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const version = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(a) - Number(b)).at(-1);
+  const bin = `/usr/lib/postgresql/${version}/bin`;
+  const dir = mkdtempSync(join(tmpdir(), 'enerlink-pg-'));
+  const asPostgres = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : [];
+  if (asPostgres.length) chownSync(dir, Number((await promisify(execFile)('id', ['-u', 'postgres'])).stdout.trim()), Number((await promisify(execFile)('id', ['-g', 'postgres'])).stdout.trim()));
+  const run = (command: string, args: string[]) => promisify(execFile)(asPostgres[0] ?? command, [...asPostgres.slice(1), ...(asPostgres.length ? [command] : []), ...args]);
+  const port = await new Promise<number>(resolve => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = server.address() as { port: number };
+      server.close(() => resolve(free));
+    });
+  });
+  await run(`${bin}/initdb`, ['-D', `${dir}/data`, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  const options = ['-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', ...settings.flatMap(setting => ['-c', setting])].join(' ');
+  await run(`${bin}/pg_ctl`, ['-D', `${dir}/data`, '-o', options, '-l', `${dir}/log`, '-w', '-t', '60', 'start']);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: async () => {
+      await run(`${bin}/pg_ctl`, ['-D', `${dir}/data`, '-m', 'immediate', 'stop']).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('slowest statements with pg_stat_statements preloaded (a server of the test\'s own)', () => {
+  it('lists the statements with the highest mean time, this database\'s only; before CREATE EXTENSION, says that is the step left', async () => {
+    const server = await privatePostgres(['shared_preload_libraries=pg_stat_statements']);
+    // a pool, as the service's: the report runs its queries side by side
+    const client = new pg.Pool({ connectionString: server.url, max: 4 });
+    try {
+      const execute = async (sql: string, params: unknown[] = []) => {
+        let index = 0;
+        return (await client.query(sql.replace(/\?/g, () => `$${++index}`), params)).rows;
+      };
+      const before = (await readDbHealth(execute)).slowStatements;
+      expect(before).toEqual({ available: false, reason: expect.stringMatching(/preloaded, but the extension is not created/), howToEnable: expect.stringMatching(/^run CREATE EXTENSION pg_stat_statements/) });
+
+      await client.query('create extension pg_stat_statements');
+      await client.query('create table reading (id int primary key, kwh numeric)');
+      await client.query('select pg_sleep(0.2)');
+      for (let i = 0; i < 3; i++) await client.query('insert into reading values ($1, 1.5)', [i]);
+      const report = await readDbHealth(execute);
+      expect(report.slowStatements.available).toBe(true);
+      if (!report.slowStatements.available) return;
+      const [slowest] = report.slowStatements.statements;
+      expect(slowest).toMatchObject({ query: 'select pg_sleep($1)', calls: 1 });
+      expect(slowest.meanMs).toBeGreaterThanOrEqual(190);
+      expect(report.slowStatements.statements).toContainEqual(expect.objectContaining({ query: 'insert into reading values ($1, $2)', calls: 3, rows: 3 }));
+      expect(report.tables.map(t => t.table)).toEqual(['reading']);
+    } finally {
+      await client.end().catch(() => {});
+      await server.stop();
+    }
   });
 });

@@ -8,8 +8,8 @@ import type { FastifyInstance } from 'fastify';
 export const ADMIN_UI_PREFIX = '/admin/ui/';
 
 // uPlot's own build, served from node_modules: the service has no CDN to count on.
-const UPLOT_DIST = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.esm.js'));
-const UPLOT_FILES = new Set(['/uPlot.esm.js', '/uPlot.min.css']);
+const UPLOT_DIST = dirname(createRequire(import.meta.url).resolve('uplot/dist/uPlot.iife.min.js'));
+const UPLOT_FILES = new Set(['/uPlot.iife.min.js', '/uPlot.min.css']);
 
 /**
  * The operator page at /admin/ui: static HTML, CSS and ES modules (no inline script, so it runs

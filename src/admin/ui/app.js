@@ -1,5 +1,4 @@
 // The operator page: renders what the admin API answers, and asks before anything changes.
-import uPlot from './vendor/uplot/uPlot.esm.js';
 import { AdminError, api, loadPlan, token } from './admin-client.js';
 
 // Every poll is an audited admin request and counts against ADMIN_RATE_LIMIT_PER_MINUTE (60 by
@@ -9,6 +8,8 @@ const POLL_MIGRATING_MS = 2000;
 const HEALTH_POLL_MS = 15000;
 
 const $ = id => document.getElementById(id);
+/** uPlot's global (vendor/uplot/uPlot.iife.min.js, loaded before this module). */
+const { uPlot } = window;
 
 /** An element with attributes and children; text is always text (never parsed as HTML). */
 function el(tag, attributes = {}, ...children) {

@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from './config.ts';
 import adminRoutes from './admin/admin.routes.ts';
+import adminUi from './admin/admin-ui.ts';
 import authPlugin from './auth/auth.plugin.ts';
 import authRoutes from './auth/auth.routes.ts';
 import healthRoutes from './health/health.routes.ts';
@@ -58,5 +59,6 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   await app.register(tradeRoutes);
   await app.register(idrsRoutes);
   await app.register(adminRoutes, { config: deps.config });
+  await app.register(adminUi);
   return app;
 }

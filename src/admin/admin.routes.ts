@@ -26,6 +26,7 @@ import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
 import { seedOptionsOf } from '../seeding/seed-options.ts';
 import { bearerToken, isAdminToken, tokenFingerprint } from './admin-token.ts';
 import { AuditLog, auditParams, outcomeOf, type AuditQuery } from './audit-log.ts';
+import statusRoutes from './status.routes.ts';
 import { auditSchema, downSchema, purgeSchema, runsSchema, seedSchema, statusSchema, upSchema, verifySchema } from './admin.schemas.ts';
 
 declare module 'fastify' {
@@ -210,6 +211,9 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
       return { namespace, matched, deleted, durationMs };
     },
   );
+
+  // the read-only views of the database and the cache, under the hooks above
+  await app.register(statusRoutes);
 
   app.get<{ Querystring: AuditQuery }>('/admin/audit', { schema: auditSchema, config: { action: 'audit.list' } }, async request => {
     const page = await audit.list(request.query);

@@ -74,3 +74,40 @@ export async function completePurges(execute: QueryRunner, ids: string[], purged
 export async function releasePurges(execute: QueryRunner, ids: string[]): Promise<void> {
   await execute(`update ${CACHE_OUTBOX_TABLE} set claimed_until = null where id in (${ids.map(() => '?').join(', ')})`, ids);
 }
+
+/** The outbox as an operator checks it: what is still owed, and how the purges went. */
+export interface OutboxProgress {
+  /** The outbox table exists (its migration is applied). */
+  present: boolean;
+  /** Purges not carried out yet; `claimed` of them being carried out by an instance right now. */
+  pending: number;
+  claimed: number;
+  oldestPendingAt: Date | null;
+  purged: number;
+  lastPurgedAt: Date | null;
+  /** Keys deleted by the purges carried out so far. */
+  purgedKeys: number;
+}
+
+/** How far the fleet's caches are with the purges the outbox holds. */
+export async function readOutboxProgress(execute: QueryRunner): Promise<OutboxProgress> {
+  if (!(await tableExists(execute, CACHE_OUTBOX_TABLE))) {
+    return { present: false, pending: 0, claimed: 0, oldestPendingAt: null, purged: 0, lastPurgedAt: null, purgedKeys: 0 };
+  }
+  const [row] = await execute(
+    `select count(*) filter (where purged_at is null)::int as pending,
+            count(*) filter (where purged_at is null and claimed_until > now())::int as claimed,
+            min(created_at) filter (where purged_at is null) as oldest_pending_at,
+            count(purged_at)::int as purged, max(purged_at) as last_purged_at, coalesce(sum(purged_keys), 0)::bigint as purged_keys
+       from ${CACHE_OUTBOX_TABLE}`,
+  );
+  return {
+    present: true,
+    pending: row.pending,
+    claimed: row.claimed,
+    oldestPendingAt: row.oldest_pending_at ? new Date(row.oldest_pending_at) : null,
+    purged: row.purged,
+    lastPurgedAt: row.last_purged_at ? new Date(row.last_purged_at) : null,
+    purgedKeys: Number(row.purged_keys),
+  };
+}

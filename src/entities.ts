@@ -2,6 +2,7 @@ import { ADMIN_AUDIT_TABLE } from './admin/audit-log.ts';
 import { TokenBlacklist } from './auth/token-blacklist.entity.ts';
 import { CACHE_OUTBOX_TABLE } from './cache/cache-outbox.ts';
 import { CacheOutbox } from './cache/cache-outbox.entity.ts';
+import { MIGRATION_CHECKSUMS_TABLE } from './schema/migration-checksums.ts';
 import { MIGRATION_RUNS_TABLE } from './schema/migration-run-log.ts';
 import { IdrsConversion } from './idrs/idrs-conversion.entity.ts';
 import { TransactionLog } from './ledger/transaction-log.entity.ts';
@@ -15,7 +16,7 @@ import { Wallet } from './wallets/wallet.entity.ts';
 export const entities = [User, Wallet, SmartMeter, EnergySettlement, TransactionLog, MarketTrade, IdrsConversion, TokenBlacklist, CacheOutbox];
 
 /** Service tables created on first use by their owners (see src/db/service-tables.ts): no entity, no migration. */
-export const firstUseTables = [MIGRATION_RUNS_TABLE.name, ADMIN_AUDIT_TABLE.name];
+export const firstUseTables = [MIGRATION_RUNS_TABLE.name, MIGRATION_CHECKSUMS_TABLE.name, ADMIN_AUDIT_TABLE.name];
 
 /** Every table of enerlink's own machinery, left out of schema comparisons, verification and adoption. */
 export const serviceTables = [...firstUseTables, CACHE_OUTBOX_TABLE];

@@ -8,6 +8,7 @@ import {
   CacheUnavailableError,
   ConflictingOptionsError,
   InvalidNamespaceError,
+  MigrationIntegrityFailedError,
   MigrationNotAppliedError,
   MigrationNotFoundError,
   MigrationRunFailedError,
@@ -19,6 +20,7 @@ import {
   withProblemDetails,
 } from '../errors.ts';
 import { MigrationNotAppliedError as NotAppliedError, SchemaContractError, UnknownMigrationError } from '../schema/migration-errors.ts';
+import { MigrationIntegrityError } from '../schema/migration-integrity.ts';
 import type { RunSelection } from '../schema/migration-plan.ts';
 import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
 import { seedOptionsOf } from '../seeding/seed-service.ts';
@@ -222,6 +224,9 @@ function asAdminError(error: unknown): unknown {
   if (error instanceof NotAppliedError) return new MigrationNotAppliedError(error.message);
   if (error instanceof MigrationLockTimeoutError) {
     return withProblemDetails(new MigrationRunningError(`Not started: ${error.message}`), { running: error.holder });
+  }
+  if (error instanceof MigrationIntegrityError) {
+    return withProblemDetails(new MigrationIntegrityFailedError(error.message), { problems: error.problems });
   }
   if (error instanceof SchemaContractError) {
     return withProblemDetails(new SchemaContractMismatchError(error.message.split('\n')[0]), { differences: error.differences });

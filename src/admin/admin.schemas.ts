@@ -115,6 +115,15 @@ const migrationRunning = {
       },
     },
     differences: { type: 'array', items: { type: 'string' } },
+    problems: {
+      type: 'array',
+      description: 'MIGRATION_INTEGRITY_FAILED: each applied migration edited or deleted since it ran',
+      items: {
+        type: 'object',
+        properties: { migration: { type: 'string' }, state: { type: 'string', enum: ['edited', 'missing'] }, detail: { type: 'string' } },
+        required: ['migration', 'state', 'detail'],
+      },
+    },
   },
   required: problemRequired,
 } as const;

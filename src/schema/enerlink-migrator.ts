@@ -5,6 +5,8 @@ import type { AbstractSqlConnection } from '@mikro-orm/sql';
 import type { QueryRunner } from '../db/query-runner.ts';
 import { isDuplicateObject } from '../db/service-tables.ts';
 import { LegacyAdoption } from './adoption.ts';
+import { MigrationChecksums } from './migration-checksums.ts';
+import { MigrationIntegrity } from './migration-integrity.ts';
 import { UnknownMigrationError } from './migration-errors.ts';
 import { MigrationPlanner, type MigrationSource } from './migration-plan.ts';
 import { MigrationRunLog } from './migration-run-log.ts';
@@ -22,6 +24,8 @@ export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
 export class EnerlinkMigrator extends MikroOrmMigrator implements MigrationSource {
   /** The locked run every entry point shares. */
   readonly pipeline: MigrationRunner;
+  /** Checksums of applied migrations: the refusal of an `up` over an edited one, and repair. */
+  readonly integrity: MigrationIntegrity;
   /** Who starts runs that do not say (`cli` for the MikroORM CLI). */
   protected origin = 'service';
 
@@ -30,11 +34,25 @@ export class EnerlinkMigrator extends MikroOrmMigrator implements MigrationSourc
     const connection = this.driver.getConnection() as unknown as AbstractSqlConnection;
     const query: QueryRunner = (sql, params = []) => connection.execute(sql, params);
     const schema = this.config.get('schema') ?? this.driver.getPlatform().getDefaultSchemaName() ?? 'public';
+    const engine = this.#engine(connection);
+    const planner = new MigrationPlanner(this);
+    const runLog = new MigrationRunLog(query);
+    this.integrity = new MigrationIntegrity({
+      source: this,
+      planner,
+      connection,
+      formatSql: engine.formatSql,
+      checksums: new MigrationChecksums(query),
+      runLog,
+      clientUrl: engine.clientUrl,
+      migrationsTable: MIGRATIONS_TABLE,
+    });
     this.pipeline = new MigrationRunner({
-      engine: this.#engine(connection),
-      planner: new MigrationPlanner(this),
+      engine,
+      planner,
       adoption: new LegacyAdoption(this, connection, schema, [MIGRATIONS_TABLE, ...serviceTables]),
-      runLog: new MigrationRunLog(query),
+      integrity: this.integrity,
+      runLog,
       settings,
       serviceTables: [MIGRATIONS_TABLE, ...serviceTables],
       log: (level, message) => {

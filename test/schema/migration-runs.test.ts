@@ -60,7 +60,9 @@ describe('DDL behind a long transaction', () => {
     migrator.pipeline.useLogger((_level, message) => logs.push(message));
     const running = migrator.up({ to: RENAME });
     // while the migration waits, other sessions are not stuck behind it: a write goes through
-    await new Promise(resolve => setTimeout(resolve, 400));
+    for (let waited = 0; !logs.some(line => line.includes('could not get its lock')) && waited < 60_000; waited += 50) {
+      await new Promise(resolve => setTimeout(resolve, 50));
+    }
     await db.query(`update wallet set wallet_name = 'during migration' where wallet_address = '0x${'1'.padStart(40, '0')}'`);
     await reader.query('commit');
     await running;

@@ -103,9 +103,21 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
   });
 
   app.get('/admin/migrations', { schema: statusSchema, config: { action: 'migrations.status' } }, async request => {
-    const [{ executed, pending, unknown }, holder] = await Promise.all([lifecycle.status(), readHolder(sql => connection.execute(sql))]);
-    request.auditResult = { executed: executed.length, pending: pending.length, migrating: holder !== undefined };
-    return { executed, pending: pending.map(name => ({ name })), unknown: unknown.map(name => ({ name })), migrating: holder !== undefined, running: holder };
+    const [{ executed, pending }, states, holder] = await Promise.all([lifecycle.status(), lifecycle.states(), readHolder(sql => connection.execute(sql))]);
+    const named = (state: string) => states.migrations.filter(m => m.state === state).map(({ name, detail }) => ({ name, detail }));
+    request.auditResult = { executed: executed.length, pending: pending.length, migrating: holder !== undefined, exitCode: states.exitCode };
+    return {
+      executed,
+      pending: pending.map(name => ({ name })),
+      unknown: named('unknown').map(({ name }) => ({ name })),
+      edited: named('edited'),
+      missing: named('missing'),
+      migrations: states.migrations,
+      lastFailedRun: states.lastFailedRun,
+      clean: states.exitCode === 0,
+      migrating: holder !== undefined,
+      running: holder,
+    };
   });
 
   app.get<{ Querystring: { limit: number; before?: string } }>(

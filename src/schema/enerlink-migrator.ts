@@ -26,6 +26,8 @@ export class EnerlinkMigrator extends MikroOrmMigrator implements MigrationSourc
   readonly pipeline: MigrationRunner;
   /** Checksums of applied migrations: the refusal of an `up` over an edited one, and repair. */
   readonly integrity: MigrationIntegrity;
+  /** The record of every run (and repair), which the states read too. */
+  readonly runLog: MigrationRunLog;
   /** Who starts runs that do not say (`cli` for the MikroORM CLI). */
   protected origin = 'service';
 
@@ -36,7 +38,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator implements MigrationSourc
     const schema = this.config.get('schema') ?? this.driver.getPlatform().getDefaultSchemaName() ?? 'public';
     const engine = this.#engine(connection);
     const planner = new MigrationPlanner(this);
-    const runLog = new MigrationRunLog(query);
+    const runLog = (this.runLog = new MigrationRunLog(query));
     this.integrity = new MigrationIntegrity({
       source: this,
       planner,

@@ -4,7 +4,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { MigrationIntegrityError, RepairRefusedError } from '../../src/schema/migration-integrity.ts';
 import { createLegacyDatabase, createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
-import { migrationSource, migrationsFolder } from '../processes.ts';
+import { startAdminApi } from '../admin/admin-api.ts';
+import { migrationSource, migrationsFolder, startServiceProcess } from '../processes.ts';
 
 const INITIAL = 'Migration20241102000000_InitialSchema';
 const RENAME = 'Migration20241102000001_RenameProsumerToUser';
@@ -160,5 +161,71 @@ describe('an up over an edited or deleted migration', () => {
     await expect(migrator.integrity.repair('Migration20990101000000_Nope', { ...result, by: 'bob', reason: 'x', origin: 'cli', lockTimeoutMs: 1000 })).rejects.toThrow(
       'Unknown migration: Migration20990101000000_Nope',
     );
+  });
+});
+
+describe('in each entry point', () => {
+  it('startup exits 1 with one line naming the edited migration, and serves nothing', async () => {
+    const db = await database('startup_edited');
+    await migratorOf(await orm(db)).up();
+    const service = startServiceProcess({ DATABASE_URL: db.url }, release({}, { [RENAME]: editSql }));
+    cleanup.push(() => service.child.kill('SIGKILL'));
+    expect(await service.exited).toBe(1);
+    expect(service.stderr.trim().split('\n')).toHaveLength(1);
+    expect(service.stderr).toMatch(new RegExp(`^enerlink: Refusing to migrate: applied migration ${RENAME} was edited after it was applied`));
+    expect(service.stdout).not.toContain('Server listening');
+    expect((await runs(db)).at(-1)).toMatchObject({ method: 'up', status: 'failed', origin: 'startup' });
+  });
+
+  it('startup exits 1 when an applied migration\'s file is gone', async () => {
+    const db = await database('startup_missing');
+    await migratorOf(await orm(db)).up();
+    const service = startServiceProcess({ DATABASE_URL: db.url }, release({}, {}, [INDEXES]));
+    cleanup.push(() => service.child.kill('SIGKILL'));
+    expect(await service.exited).toBe(1);
+    expect(service.stderr.trim()).toMatch(new RegExp(`^enerlink: Refusing to migrate: applied migration ${INDEXES} is applied but its file is gone from this release;`));
+  });
+
+  it('the admin API answers 409 MIGRATION_INTEGRITY_FAILED and reports the states; after a repair the run goes on', async () => {
+    const db = await database('admin_edited');
+    await migratorOf(await orm(db)).up();
+    const next = { [`${NEXT}.ts`]: migrationSource(NEXT, ['create table next_release (id int)']) };
+    const api = await startAdminApi('admin_edited', { db, migrate: false, migrationsPath: release(next, { [RENAME]: editSql }, [INDEXES]) });
+    cleanup.push(() => api.app.close());
+    const refused = await api.call('POST', '/admin/migrations/up');
+    expect(refused.statusCode, refused.body).toBe(409);
+    expect(refused.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(refused.json()).toMatchObject({
+      code: 'MIGRATION_INTEGRITY_FAILED',
+      detail: expect.stringMatching(new RegExp(`^Refusing to migrate: applied migration ${RENAME} was edited after it was applied.* \\(and 1 more: ${INDEXES} missing\\)`)),
+      problems: [
+        { migration: RENAME, state: 'edited', detail: expect.any(String) },
+        { migration: INDEXES, state: 'missing', detail: 'is applied but its file is gone from this release' },
+      ],
+    });
+    const states = (await api.call('GET', '/admin/migrations')).json();
+    expect(states).toMatchObject({
+      pending: [{ name: NEXT }],
+      edited: [{ name: RENAME, detail: expect.stringContaining('was edited after it was applied') }],
+      missing: [{ name: INDEXES }],
+      unknown: [],
+      clean: false,
+      lastFailedRun: { method: 'up', status: 'failed', origin: 'admin-api', error: refused.json().detail },
+    });
+    expect(states.migrations.map((m: { name: string; state: string }) => `${m.name} ${m.state}`)).toEqual([
+      `${INITIAL} applied`,
+      `${RENAME} edited`,
+      `${INDEXES} missing`,
+      `${OUTBOX} applied`,
+      `${NEXT} pending`,
+    ]);
+    expect(states.migrations[0]).toMatchObject({ appliedBy: { origin: 'service', how: 'run' }, durationMs: expect.any(Number), checksum: { source: 'run' } });
+
+    for (const name of [RENAME, INDEXES]) await api.app.lifecycle.repair(name, { by: 'dave', reason: 'reviewed', origin: 'admin-test' });
+    const applied = await api.call('POST', '/admin/migrations/up');
+    expect(applied.statusCode, applied.body).toBe(200);
+    expect(applied.json()).toMatchObject({ status: 'applied', migrations: [{ name: NEXT }] });
+    const runsPage = (await api.call('GET', '/admin/migrations/runs')).json();
+    expect(runsPage.items.slice(0, 3).map((run: { method: string; actor: string | null }) => `${run.method} ${run.actor}`)).toEqual(['up null', 'repair dave', 'repair dave']);
   });
 });

@@ -66,6 +66,22 @@ const runReport = {
   required: ['dryRun', 'method', 'origin', 'status', 'startedAt', 'durationMs', 'migrations'],
 } as const;
 
+/** A lint finding (see src/schema/migration-lint.ts). */
+const lintFinding = {
+  type: 'object',
+  properties: {
+    rule: { type: 'string' },
+    migration: { type: 'string' },
+    file: { type: ['string', 'null'] },
+    direction: { type: 'string', enum: ['up', 'down'] },
+    statement: { type: ['string', 'null'] },
+    message: { type: 'string', description: 'What is unsafe about it on a live database' },
+    safe: { type: 'string', description: 'The safe alternative' },
+    allowed: { type: ['string', 'null'], description: 'The reason of the lint-ignore annotation that allows it; null: not allowed' },
+  },
+  required: ['rule', 'migration', 'file', 'direction', 'statement', 'message', 'safe', 'allowed'],
+} as const;
+
 const dryRunReport = {
   type: 'object',
   description: 'What the run would do: nothing was applied and no lock was taken',
@@ -81,8 +97,39 @@ const dryRunReport = {
           action: { type: 'string', enum: ['apply', 'revert', 'adopt'], description: 'adopt: a deployed legacy database, recorded as migrated without running anything' },
           transactional: { type: 'boolean' },
           sql: { type: 'array', items: { type: 'string' } },
+          statements: {
+            type: 'array',
+            description: 'Each statement as PostgreSQL parses it: the locks it takes, whether it rewrites or scans, estimated rows',
+            items: {
+              type: 'object',
+              properties: {
+                sql: { type: 'string' },
+                kind: { type: 'string', description: 'The parse tree statement type (AlterTableStmt, IndexStmt, ...), or unparsable' },
+                note: { type: ['string', 'null'] },
+                locks: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      table: { type: 'string' },
+                      mode: { type: 'string', enum: ['ACCESS SHARE', 'ROW SHARE', 'ROW EXCLUSIVE', 'SHARE UPDATE EXCLUSIVE', 'SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'] },
+                      blocks: { type: 'string', enum: ['reads and writes', 'writes', 'other schema changes', 'nothing'] },
+                      rewrites: { type: 'boolean' },
+                      scans: { type: 'boolean' },
+                      created: { type: 'boolean' },
+                      newTable: { type: 'boolean' },
+                      estimatedRows: { type: ['integer', 'null'], description: "pg_class.reltuples; null when the table is not there or was never analysed" },
+                    },
+                    required: ['table', 'mode', 'blocks', 'rewrites', 'scans', 'created', 'newTable', 'estimatedRows'],
+                  },
+                },
+              },
+              required: ['sql', 'kind', 'note', 'locks'],
+            },
+          },
+          findings: { type: 'array', description: 'The lint findings (see npm run migration:lint)', items: lintFinding },
         },
-        required: ['name', 'action', 'transactional', 'sql'],
+        required: ['name', 'action', 'transactional', 'sql', 'statements', 'findings'],
       },
     },
   },

@@ -10,11 +10,12 @@ import { EventBus } from '../events/event-bus.ts';
 import { publishMigratorEvents } from '../events/migrator-events.ts';
 import type { EnerlinkMigrator } from '../schema/enerlink-migrator.ts';
 import type { RepairResult } from '../schema/migration-integrity.ts';
+import type { LintReport, MigrationPlanReport } from '../schema/migration-review.ts';
 import type { RunSelection } from '../schema/migration-plan.ts';
 import { migrationStates, type MigrationStates } from '../schema/migration-states.ts';
 import type { KeysetPage } from '../db/keyset-page.ts';
 import type { RecordedRun } from '../schema/migration-run-log.ts';
-import type { DryRunReport, MigrationLogger, RunOptions, RunResult } from '../schema/migration-runner.ts';
+import type { MigrationLogger, RunOptions, RunResult } from '../schema/migration-runner.ts';
 import type { VerificationReport } from '../schema/schema-verification.ts';
 import { runSeed, type SeedContext, type SeedOptions, type SeedSummary } from '../seeding/seed-service.ts';
 
@@ -96,9 +97,18 @@ export class SchemaLifecycle {
     return this.#options.migrator.pipeline.run(method, selection, options);
   }
 
-  /** What a run would do, with each migration's SQL; takes no lock, changes nothing. */
-  dryRun(method: 'up' | 'down', selection?: RunSelection): Promise<DryRunReport> {
-    return this.#options.migrator.pipeline.dryRun(method, selection);
+  /**
+   * What a run would do: each migration's SQL, the lock each statement takes on which table,
+   * rewrites and scans, estimated rows, and the lint findings. Takes no lock, changes nothing.
+   */
+  async dryRun(method: 'up' | 'down', selection?: RunSelection): Promise<MigrationPlanReport> {
+    const { migrator } = this.#options;
+    return migrator.review.plan(await migrator.pipeline.dryRun(method, selection));
+  }
+
+  /** The lint of every migration of this release (or those named), on PostgreSQL's parser. */
+  lint(names?: string[]): Promise<LintReport> {
+    return this.#options.migrator.review.lint(names);
   }
 
   async status(): Promise<MigrationStatus> {

@@ -7,6 +7,7 @@ import { isDuplicateObject } from '../db/service-tables.ts';
 import { LegacyAdoption } from './adoption.ts';
 import { MigrationChecksums } from './migration-checksums.ts';
 import { MigrationIntegrity } from './migration-integrity.ts';
+import { MigrationReview } from './migration-review.ts';
 import { UnknownMigrationError } from './migration-errors.ts';
 import { MigrationPlanner, type MigrationSource } from './migration-plan.ts';
 import { MigrationRunLog } from './migration-run-log.ts';
@@ -28,6 +29,8 @@ export class EnerlinkMigrator extends MikroOrmMigrator implements MigrationSourc
   readonly integrity: MigrationIntegrity;
   /** The record of every run (and repair), which the states read too. */
   readonly runLog: MigrationRunLog;
+  /** The lint and the plan of migrations, before they run. */
+  readonly review: MigrationReview;
   /** Who starts runs that do not say (`cli` for the MikroORM CLI). */
   protected origin = 'service';
 
@@ -49,6 +52,7 @@ export class EnerlinkMigrator extends MikroOrmMigrator implements MigrationSourc
       clientUrl: engine.clientUrl,
       migrationsTable: MIGRATIONS_TABLE,
     });
+    this.review = new MigrationReview(this, this.integrity, query);
     this.pipeline = new MigrationRunner({
       engine,
       planner,

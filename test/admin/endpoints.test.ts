@@ -172,7 +172,38 @@ describe('POST /admin/migrations/down', () => {
     expect(preview).toEqual({
       dryRun: true,
       method: 'down',
-      migrations: [{ name: OUTBOX, action: 'revert', transactional: true, sql: [expect.stringMatching(/drop table if exists cache_outbox/i)] }],
+      migrations: [
+        {
+          name: OUTBOX,
+          action: 'revert',
+          transactional: true,
+          sql: [expect.stringMatching(/drop table if exists cache_outbox/i)],
+          statements: [
+            {
+              sql: expect.stringMatching(/drop table if exists cache_outbox/i),
+              kind: 'DropStmt',
+              note: null,
+              locks: [
+                {
+                  table: 'cache_outbox',
+                  mode: 'ACCESS EXCLUSIVE',
+                  blocks: 'reads and writes',
+                  rewrites: false,
+                  scans: false,
+                  created: false,
+                  newTable: false,
+                  estimatedRows: expect.toSatisfy((rows: unknown) => rows === null || typeof rows === 'number'),
+                },
+              ],
+            },
+          ],
+          // reverting the outbox drops its table: named, with its lock_timeout finding
+          findings: [
+            expect.objectContaining({ rule: 'drop-table', direction: 'down', allowed: null }),
+            expect.objectContaining({ rule: 'missing-lock-timeout', direction: 'down', allowed: null }),
+          ],
+        },
+      ],
     });
     expect(Object.keys(await recordedMigrations(db))).toEqual(ALL);
 

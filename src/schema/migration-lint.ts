@@ -37,7 +37,7 @@ export const LINT_RULES = {
   },
   'set-not-null': {
     why: 'SET NOT NULL on an existing column reads the whole table under an ACCESS EXCLUSIVE lock',
-    safe: 'ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT, then SET NOT NULL (PostgreSQL 12+ uses the check and skips the scan) and drop the check',
+    safe: 'ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID in one migration; in the next, VALIDATE CONSTRAINT, then SET NOT NULL (PostgreSQL 12+ uses the validated check and skips the scan) and drop the check',
     anchors: { squawk: 'adding-not-nullable-field', strongMigrations: 'Setting NOT NULL on an existing column', atlas: 'MF104' },
   },
   'column-type-change': {
@@ -132,6 +132,7 @@ export async function lintMigration(subject: LintSubject, direction: 'up' | 'dow
   const { annotations, findings: annotationFindings } = annotationsOf(subject);
   const raw: Array<{ rule: LintRuleName; statement: string | null; detail: string }> = [];
   const created = new Set<string>();
+  const validated = new Set<string>();
   let lockTimeout = false;
   let flaggedLockTimeout = false;
   const existing = (table: string) => !created.has(table);
@@ -159,7 +160,11 @@ export async function lintMigration(subject: LintSubject, direction: 'up' | 'dow
     if (kind === 'AlterTableStmt') {
       const table = relationName(node?.relation);
       if (existing(table)) {
-        for (const { AlterTableCmd: cmd } of (node?.cmds ?? []) as PgNode[]) if (cmd) lintAlterTableCommand(table, cmd, flag);
+        for (const { AlterTableCmd: cmd } of (node?.cmds ?? []) as PgNode[]) {
+          if (!cmd) continue;
+          lintAlterTableCommand(table, cmd, flag, validated);
+          if (cmd.subtype === 'AT_ValidateConstraint') validated.add(table);
+        }
       }
     }
     // the lock_timeout rule: a transactional migration that makes traffic wait behind its lock
@@ -191,7 +196,7 @@ export async function lintMigration(subject: LintSubject, direction: 'up' | 'dow
 }
 
 // The subcommand rules of an ALTER TABLE on a table that existed before this migration.
-function lintAlterTableCommand(table: string, cmd: PgNode, flag: (rule: LintRuleName, detail: string) => void): void {
+function lintAlterTableCommand(table: string, cmd: PgNode, flag: (rule: LintRuleName, detail: string) => void, validated: ReadonlySet<string>): void {
   switch (cmd.subtype) {
     case 'AT_AddColumn': {
       const column = cmd.def?.ColumnDef ?? {};
@@ -216,7 +221,8 @@ function lintAlterTableCommand(table: string, cmd: PgNode, flag: (rule: LintRule
       flag('column-type-change', `column ${table}.${cmd.name} changes type`);
       return;
     case 'AT_SetNotNull':
-      flag('set-not-null', `column ${table}.${cmd.name} SET NOT NULL`);
+      // after VALIDATE CONSTRAINT of a CHECK (col IS NOT NULL), PostgreSQL 12+ sets it without a scan
+      if (!validated.has(table)) flag('set-not-null', `column ${table}.${cmd.name} SET NOT NULL`);
       return;
     case 'AT_DropColumn':
       flag('drop-column', `column ${table}.${cmd.name} dropped`);

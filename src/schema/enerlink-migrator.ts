@@ -127,6 +127,11 @@ export class EnerlinkMigrator extends MikroOrmMigrator implements MigrationSourc
   async load(name: string): Promise<Migration> {
     const path = (await this.known()).find(m => m.name === name)?.path;
     if (!path) throw new UnknownMigrationError(name);
+    return this.loadFile(path);
+  }
+
+  /** A fresh instance of the migration class a file exports (imported once per process). */
+  async loadFile(path: string): Promise<Migration> {
     const module = await import(pathToFileURL(path).href);
     const MigrationClass = Object.values(module).find(value => typeof value === 'function') as new (...args: unknown[]) => Migration;
     return new MigrationClass(this.driver, this.config);

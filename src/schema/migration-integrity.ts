@@ -4,7 +4,8 @@ import type { MigrationBatchListener, MigrationLogger } from './batch-executor.t
 import { acquireMigrationLock } from './fleet-lock.ts';
 import { checksumOf, type ChecksumSource, type MigrationChecksums, type MigrationContent, type RecordedChecksum } from './migration-checksums.ts';
 import { UnknownMigrationError } from './migration-errors.ts';
-import type { MigrationPlanner, MigrationSource } from './migration-plan.ts';
+import type { Migration } from '@mikro-orm/migrations';
+import { sqlOfMigration, type MigrationPlanner, type MigrationSource } from './migration-plan.ts';
 import type { MigrationRunLog } from './migration-run-log.ts';
 
 /** An applied migration whose file no longer runs what was applied, or is gone. */
@@ -111,6 +112,18 @@ export class MigrationIntegrity {
       await this.#connection.rollback(trx);
     }
     return contents;
+  }
+
+  /** What a migration that is no known one (a file just written elsewhere) runs. */
+  async contentOfMigration(load: () => Promise<Migration>): Promise<MigrationContent> {
+    const trx = await this.#connection.begin();
+    try {
+      const up = await sqlOfMigration(await load(), 'up', trx, this.#formatSql);
+      const down = await sqlOfMigration(await load(), 'down', trx, this.#formatSql).catch(() => null);
+      return { transactional: (await load()).isTransactional(), up, down };
+    } finally {
+      await this.#connection.rollback(trx);
+    }
   }
 
   async checksumsOf(names: string[]): Promise<Map<string, string>> {

@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { Migration } from '@mikro-orm/migrations';
 import type { QueryRunner } from '../db/query-runner.ts';
 import { UnknownMigrationError } from './migration-errors.ts';
 import type { MigrationIntegrity } from './migration-integrity.ts';
@@ -82,6 +84,14 @@ export class MigrationReview {
       migrations.push({ name, file: subject.file, findings: await lintMigration(subject, 'up') });
     }
     return { migrations, failures: migrations.flatMap(m => m.findings).filter(f => f.allowed === null).length };
+  }
+
+  /** Lints one migration file wherever it is (`migration:create` lints the file it wrote). */
+  async lintFile(file: string, load: () => Promise<Migration>): Promise<LintReport> {
+    const name = basename(file).replace(/\.[jt]s$/, '');
+    const subject: LintSubject = { name, file, source: await readFile(file, 'utf8'), ...(await this.#integrity.contentOfMigration(load)) };
+    const findings = await lintMigration(subject, 'up');
+    return { migrations: [{ name, file, findings }], failures: findings.filter(f => f.allowed === null).length };
   }
 
   /** A dry run with each statement's locks and each migration's findings. */

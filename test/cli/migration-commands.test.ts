@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helper.ts';
 import { MIKRO_ORM_CLI, runCommand } from '../processes.ts';
@@ -107,5 +109,33 @@ describe('npm run migration:status and migration:repair', () => {
     const bad = await status(env, '--verbose');
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim()).toMatch(/^enerlink: Unknown option '--verbose'.*usage: npm run migration:status/);
+  });
+});
+
+describe('npx mikro-orm migration:create', () => {
+  let db: TestDatabase;
+  const folder = `test/.tmp/created-${randomBytes(4).toString('hex')}`;
+  beforeAll(async () => {
+    db = await createTestDatabase('cli_create');
+    mkdirSync(folder, { recursive: true });
+  });
+  afterAll(async () => {
+    rmSync(folder, { recursive: true, force: true });
+    await db.drop();
+  });
+
+  it('prints the lint of the file it wrote, with the safe alternative', async () => {
+    const env = { DATABASE_URL: db.url, NODE_ENV: 'development' };
+    expect((await mikroOrm(env, 'migration:up', '--to', '20241102000001')).code).toBe(0);
+    // the entities have the composite indexes and the outbox; this database does not yet
+    const result = await mikroOrm(env, 'migration:create', '--path', folder);
+    expect(result.code, result.stderr).toBe(0);
+    const [file] = readdirSync(folder);
+    expect(result.stdout).toContain(`Lint of ${file}:`);
+    expect(result.stdout).toMatch(new RegExp(`^ {2}index-not-concurrent in ${folder}/${file}$`, 'm'));
+    expect(result.stdout).toMatch(/^ {4}statement: create index "idx_wallet_user_active" on "wallet"/m);
+    expect(result.stdout).toMatch(/^ {4}instead: CREATE INDEX CONCURRENTLY/m);
+    expect(result.stdout).toMatch(/^Lint FAILED: \d+ finding\(s\) not allowed$/m);
+    expect(result.stdout).toContain('successfully created');
   });
 });

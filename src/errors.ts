@@ -70,6 +70,8 @@ export const MigrationRunningError = createError<'MIGRATION_RUNNING', 409, [stri
 export const MigrationNotAppliedError = createError<'MIGRATION_NOT_APPLIED', 409, [string]>('MIGRATION_NOT_APPLIED', '%s', 409);
 /** A database with tables but no migration history that is not the legacy contract; `differences` lists how. */
 export const SchemaContractMismatchError = createError<'SCHEMA_CONTRACT_MISMATCH', 409, [string]>('SCHEMA_CONTRACT_MISMATCH', '%s', 409);
+/** An applied migration was edited or deleted since it ran; `problems` says which and how. */
+export const MigrationIntegrityFailedError = createError<'MIGRATION_INTEGRITY_FAILED', 409, [string]>('MIGRATION_INTEGRITY_FAILED', '%s', 409);
 /** Pending migrations stand in the way (seeding needs the current schema). */
 export const SchemaNotCurrentError = createError<'SCHEMA_NOT_CURRENT', 409, [string]>('SCHEMA_NOT_CURRENT', '%s', 409);
 

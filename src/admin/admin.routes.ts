@@ -8,6 +8,7 @@ import {
   CacheUnavailableError,
   ConflictingOptionsError,
   InvalidNamespaceError,
+  MigrationIntegrityFailedError,
   MigrationNotAppliedError,
   MigrationNotFoundError,
   MigrationRunFailedError,
@@ -21,6 +22,7 @@ import {
   withProblemDetails,
 } from '../errors.ts';
 import { InitialRevertNotConfirmedError, MigrationNotAppliedError as NotAppliedError, SchemaContractError, UnknownMigrationError } from '../schema/migration-errors.ts';
+import { MigrationIntegrityError } from '../schema/migration-integrity.ts';
 import type { RunSelection } from '../schema/migration-plan.ts';
 import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
 import { seedOptionsOf } from '../seeding/seed-options.ts';
@@ -104,9 +106,21 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
   });
 
   app.get('/admin/migrations', { schema: statusSchema, config: { action: 'migrations.status' } }, async request => {
-    const [{ executed, pending, unknown }, holder] = await Promise.all([lifecycle.status(), readHolder(sql => connection.execute(sql))]);
-    request.auditResult = { executed: executed.length, pending: pending.length, migrating: holder !== undefined };
-    return { executed, pending: pending.map(name => ({ name })), unknown: unknown.map(name => ({ name })), migrating: holder !== undefined, running: holder };
+    const [{ executed, pending }, states, holder] = await Promise.all([lifecycle.status(), lifecycle.states(), readHolder(sql => connection.execute(sql))]);
+    const named = (state: string) => states.migrations.filter(m => m.state === state).map(({ name, detail }) => ({ name, detail }));
+    request.auditResult = { executed: executed.length, pending: pending.length, migrating: holder !== undefined, exitCode: states.exitCode };
+    return {
+      executed,
+      pending: pending.map(name => ({ name })),
+      unknown: named('unknown').map(({ name }) => ({ name })),
+      edited: named('edited'),
+      missing: named('missing'),
+      migrations: states.migrations,
+      lastFailedRun: states.lastFailedRun,
+      clean: states.exitCode === 0,
+      migrating: holder !== undefined,
+      running: holder,
+    };
   });
 
   app.get<{ Querystring: { limit: number; before?: string } }>(
@@ -241,6 +255,9 @@ function asAdminError(error: unknown): unknown {
   if (error instanceof InitialRevertNotConfirmedError) return new RevertNotConfirmedError(error.message);
   if (error instanceof MigrationLockTimeoutError) {
     return withProblemDetails(new MigrationRunningError(`Not started: ${error.message}`), { running: error.holder });
+  }
+  if (error instanceof MigrationIntegrityError) {
+    return withProblemDetails(new MigrationIntegrityFailedError(error.message), { problems: error.problems });
   }
   if (error instanceof SchemaContractError) {
     return withProblemDetails(new SchemaContractMismatchError(error.message.split('\n')[0]), { differences: error.differences });

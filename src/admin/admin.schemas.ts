@@ -66,6 +66,22 @@ const runReport = {
   required: ['dryRun', 'method', 'origin', 'status', 'startedAt', 'durationMs', 'migrations'],
 } as const;
 
+/** A lint finding (see src/schema/migration-lint.ts). */
+const lintFinding = {
+  type: 'object',
+  properties: {
+    rule: { type: 'string' },
+    migration: { type: 'string' },
+    file: { type: ['string', 'null'] },
+    direction: { type: 'string', enum: ['up', 'down'] },
+    statement: { type: ['string', 'null'] },
+    message: { type: 'string', description: 'What is unsafe about it on a live database' },
+    safe: { type: 'string', description: 'The safe alternative' },
+    allowed: { type: ['string', 'null'], description: 'The reason of the lint-ignore annotation that allows it; null: not allowed' },
+  },
+  required: ['rule', 'migration', 'file', 'direction', 'statement', 'message', 'safe', 'allowed'],
+} as const;
+
 const dryRunReport = {
   type: 'object',
   description: 'What the run would do: nothing was applied and no lock was taken',
@@ -81,8 +97,39 @@ const dryRunReport = {
           action: { type: 'string', enum: ['apply', 'revert', 'adopt'], description: 'adopt: a deployed legacy database, recorded as migrated without running anything' },
           transactional: { type: 'boolean' },
           sql: { type: 'array', items: { type: 'string' } },
+          statements: {
+            type: 'array',
+            description: 'Each statement as PostgreSQL parses it: the locks it takes, whether it rewrites or scans, estimated rows',
+            items: {
+              type: 'object',
+              properties: {
+                sql: { type: 'string' },
+                kind: { type: 'string', description: 'The parse tree statement type (AlterTableStmt, IndexStmt, ...), or unparsable' },
+                note: { type: ['string', 'null'] },
+                locks: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      table: { type: 'string' },
+                      mode: { type: 'string', enum: ['ACCESS SHARE', 'ROW SHARE', 'ROW EXCLUSIVE', 'SHARE UPDATE EXCLUSIVE', 'SHARE', 'SHARE ROW EXCLUSIVE', 'EXCLUSIVE', 'ACCESS EXCLUSIVE'] },
+                      blocks: { type: 'string', enum: ['reads and writes', 'writes', 'other schema changes', 'nothing'] },
+                      rewrites: { type: 'boolean' },
+                      scans: { type: 'boolean' },
+                      created: { type: 'boolean' },
+                      newTable: { type: 'boolean' },
+                      estimatedRows: { type: ['integer', 'null'], description: "pg_class.reltuples; null when the table is not there or was never analysed" },
+                    },
+                    required: ['table', 'mode', 'blocks', 'rewrites', 'scans', 'created', 'newTable', 'estimatedRows'],
+                  },
+                },
+              },
+              required: ['sql', 'kind', 'note', 'locks'],
+            },
+          },
+          findings: { type: 'array', description: 'The lint findings (see npm run migration:lint)', items: lintFinding },
         },
-        required: ['name', 'action', 'transactional', 'sql'],
+        required: ['name', 'action', 'transactional', 'sql', 'statements', 'findings'],
       },
     },
   },
@@ -115,8 +162,97 @@ const migrationRunning = {
       },
     },
     differences: { type: 'array', items: { type: 'string' } },
+    problems: {
+      type: 'array',
+      description: 'MIGRATION_INTEGRITY_FAILED: each applied migration edited or deleted since it ran',
+      items: {
+        type: 'object',
+        properties: { migration: { type: 'string' }, state: { type: 'string', enum: ['edited', 'missing'] }, detail: { type: 'string' } },
+        required: ['migration', 'state', 'detail'],
+      },
+    },
   },
   required: problemRequired,
+} as const;
+
+/** A run as the run log keeps it (GET /admin/migrations/runs). */
+const recordedRun = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    method: { type: 'string', enum: ['up', 'down', 'repair'], description: 'repair: npm run migration:repair accepted an edited or deleted migration' },
+    origin: { type: ['string', 'null'], description: 'startup, cli or admin-api; null for runs recorded before enerlink kept it' },
+    status: {
+      type: 'string',
+      enum: ['running', 'applied', 'failed', 'interrupted'],
+      description: 'running: in progress, or its process died and no run has started since; interrupted: its process died before it finished',
+    },
+    startedAt: timestampSchema,
+    durationMs: { type: 'number' },
+    migrations: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          durationMs: { type: 'number' },
+          action: { type: 'string', description: 'Of a repair: accepted edit, or forgot missing' },
+          previousChecksum: { type: ['string', 'null'] },
+          checksum: { type: ['string', 'null'] },
+        },
+        required: ['name', 'durationMs'],
+      },
+    },
+    backupFile: { type: ['string', 'null'] },
+    verification: { anyOf: [verification, { type: 'null' }] },
+    error: { type: ['string', 'null'] },
+    host: { type: 'string' },
+    pid: { type: 'integer' },
+    actor: { type: ['string', 'null'], description: 'Of a repair: who (--by)' },
+    reason: { type: ['string', 'null'], description: 'Of a repair: why (--reason)' },
+  },
+  required: ['id', 'method', 'origin', 'status', 'startedAt', 'durationMs', 'migrations', 'host', 'pid'],
+} as const;
+
+const namedDetail = { type: 'object', properties: { name: { type: 'string' }, detail: { type: ['string', 'null'] } }, required: ['name', 'detail'] } as const;
+
+/** One migration's state (see MigrationState). */
+const migrationState = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    state: { type: 'string', enum: ['applied', 'pending', 'edited', 'missing', 'unknown'] },
+    appliedAt: { anyOf: [timestampSchema, { type: 'null' }] },
+    durationMs: { type: ['number', 'null'] },
+    appliedBy: {
+      anyOf: [
+        {
+          type: 'object',
+          properties: {
+            origin: { type: ['string', 'null'] },
+            host: { type: ['string', 'null'] },
+            pid: { type: ['integer', 'null'] },
+            runId: { type: ['string', 'null'] },
+            how: { type: 'string', enum: ['run', 'adoption', 'unrecorded'] },
+          },
+          required: ['origin', 'host', 'pid', 'runId', 'how'],
+        },
+        { type: 'null' },
+      ],
+    },
+    checksum: {
+      anyOf: [
+        {
+          type: 'object',
+          properties: { recorded: { type: 'string' }, source: { type: 'string', enum: ['run', 'adoption', 'backfill', 'repair'] }, recordedAt: timestampSchema },
+          required: ['recorded', 'source', 'recordedAt'],
+        },
+        { type: 'null' },
+      ],
+    },
+    detail: { type: ['string', 'null'] },
+  },
+  required: ['name', 'state', 'appliedAt', 'durationMs', 'appliedBy', 'checksum', 'detail'],
 } as const;
 
 const runResponses = { 200: { oneOf: [runReport, dryRunReport] }, 409: migrationRunning, ...problemResponses } as const;
@@ -124,7 +260,7 @@ const runResponses = { 200: { oneOf: [runReport, dryRunReport] }, 409: migration
 export const statusSchema = {
   tags,
   security,
-  summary: 'Executed and pending migrations, and whether a run is in progress',
+  summary: 'Every migration with its state (applied, pending, edited, missing, unknown), the last failed run, and whether a run is in progress',
   querystring: noQuery,
   response: {
     200: {
@@ -140,10 +276,23 @@ export const statusSchema = {
           description: 'Applied migrations this release does not know (a newer release applied them)',
           items: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
         },
+        edited: {
+          type: 'array',
+          description: 'Applied migrations whose file runs other SQL now (an up is refused until npm run migration:repair)',
+          items: namedDetail,
+        },
+        missing: {
+          type: 'array',
+          description: 'Applied migrations whose file is gone from this release (an up is refused until npm run migration:repair)',
+          items: namedDetail,
+        },
+        migrations: { type: 'array', description: 'Every migration with its state, as npm run migration:status lists them', items: migrationState },
+        lastFailedRun: { anyOf: [recordedRun, { type: 'null' }], description: 'The newest failed (or refused) run, whether or not a later one succeeded' },
+        clean: { type: 'boolean', description: 'Nothing pending, edited or missing (migration:status exits 0)' },
         migrating: { type: 'boolean', description: 'A migration run (or a restore) holds the fleet lock right now' },
         running: migrationRunning.properties.running,
       },
-      required: ['executed', 'pending', 'unknown', 'migrating'],
+      required: ['executed', 'pending', 'unknown', 'edited', 'missing', 'migrations', 'lastFailedRun', 'clean', 'migrating'],
     },
     ...problemResponses,
   },
@@ -170,28 +319,7 @@ export const runsSchema = {
   summary: 'Every migration run of the database, newest first: startup, CLI and admin API alike',
   querystring: { type: 'object', properties: pageQuery, additionalProperties: false },
   response: {
-    200: pageOf({
-      type: 'object',
-      properties: {
-        id: { type: 'string' },
-        method: { type: 'string', enum: ['up', 'down'] },
-        origin: { type: ['string', 'null'], description: 'startup, cli or admin-api; null for runs recorded before enerlink kept it' },
-        status: {
-          type: 'string',
-          enum: ['running', 'applied', 'failed', 'interrupted'],
-          description: 'running: in progress, or its process died and no run has started since; interrupted: its process died before it finished',
-        },
-        startedAt: timestampSchema,
-        durationMs: { type: 'number' },
-        migrations: runReport.properties.migrations,
-        backupFile: { type: ['string', 'null'] },
-        verification: { anyOf: [verification, { type: 'null' }] },
-        error: { type: ['string', 'null'] },
-        host: { type: 'string' },
-        pid: { type: 'integer' },
-      },
-      required: ['id', 'method', 'origin', 'status', 'startedAt', 'durationMs', 'migrations', 'host', 'pid'],
-    }),
+    200: pageOf(recordedRun),
     ...problemResponses,
   },
 } as const;

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { MigrateOptions, MikroORM } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { SeedManager as BaseSeedManager } from '@mikro-orm/seeder';
@@ -6,6 +7,7 @@ import { withCommandLifecycle } from '../lifecycle/schema-lifecycle.ts';
 import { EnerlinkMigrator } from '../schema/enerlink-migrator.ts';
 import type { DownOptions } from '../schema/migration-plan.ts';
 import { exitOnFailure } from './errors.ts';
+import { describeLint } from './migration-output.ts';
 
 /**
  * The migrator of `npx mikro-orm migration:*`: each command runs in the schema lifecycle (so
@@ -46,8 +48,17 @@ export function cliMigrator(config: AppConfig): typeof EnerlinkMigrator {
       return exitOnFailure(() => super.checkSchema());
     }
 
+    // prints the lint of the file it wrote, so its author sees the unsafe operations at once
     override create(path?: string, blank?: boolean, initial?: boolean, name?: string) {
-      return exitOnFailure(() => super.create(path, blank, initial, name));
+      return exitOnFailure(async () => {
+        const created = await super.create(path, blank, initial, name);
+        if (created.fileName) {
+          const file = resolve(this.config.get('baseDir'), path ?? this.config.get('migrations').path ?? 'migrations', created.fileName);
+          const report = await this.review.lintFile(file, () => this.loadFile(file));
+          process.stdout.write(`Lint of ${created.fileName}:\n${describeLint(report)}`);
+        }
+        return created;
+      });
     }
   };
 }

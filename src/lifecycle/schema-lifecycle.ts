@@ -9,10 +9,13 @@ import { EntityChangeSubscriber } from '../events/entity-change-subscriber.ts';
 import { EventBus } from '../events/event-bus.ts';
 import { publishMigratorEvents } from '../events/migrator-events.ts';
 import type { EnerlinkMigrator } from '../schema/enerlink-migrator.ts';
+import type { RepairResult } from '../schema/migration-integrity.ts';
+import type { LintReport, MigrationPlanReport } from '../schema/migration-review.ts';
 import type { RunSelection } from '../schema/migration-plan.ts';
+import { migrationStates, type MigrationStates } from '../schema/migration-states.ts';
 import type { KeysetPage } from '../db/keyset-page.ts';
 import type { RecordedRun } from '../schema/migration-run-log.ts';
-import type { DryRunReport, MigrationLogger, RunOptions, RunResult } from '../schema/migration-runner.ts';
+import type { MigrationLogger, RunOptions, RunResult } from '../schema/migration-runner.ts';
 import type { VerificationReport } from '../schema/schema-verification.ts';
 import type { SeedOptions } from '../seeding/seed-options.ts';
 import type { SeedContext, SeedSummary } from '../seeding/seed-service.ts';
@@ -95,9 +98,18 @@ export class SchemaLifecycle {
     return this.#options.migrator.pipeline.run(method, selection, options);
   }
 
-  /** What a run would do, with each migration's SQL; takes no lock, changes nothing. */
-  dryRun(method: 'up' | 'down', selection?: RunSelection): Promise<DryRunReport> {
-    return this.#options.migrator.pipeline.dryRun(method, selection);
+  /**
+   * What a run would do: each migration's SQL, the lock each statement takes on which table,
+   * rewrites and scans, estimated rows, and the lint findings. Takes no lock, changes nothing.
+   */
+  async dryRun(method: 'up' | 'down', selection?: RunSelection): Promise<MigrationPlanReport> {
+    const { migrator } = this.#options;
+    return migrator.review.plan(await migrator.pipeline.dryRun(method, selection));
+  }
+
+  /** The lint of every migration of this release (or those named), on PostgreSQL's parser. */
+  lint(names?: string[]): Promise<LintReport> {
+    return this.#options.migrator.review.lint(names);
   }
 
   async status(): Promise<MigrationStatus> {
@@ -110,6 +122,29 @@ export class SchemaLifecycle {
       pending: known.map(m => m.name).filter(name => !done.has(name)),
       unknown: executed.map(row => row.name).filter(name => !knownNames.has(name)),
     };
+  }
+
+  /**
+   * Every migration's state, checksums compared (applied with when, how long and by whom,
+   * pending, edited, missing, unknown) and the last failed run. Takes no lock; dearer than
+   * `status()`, which readiness probes call.
+   */
+  async states(): Promise<MigrationStates> {
+    const { migrator } = this.#options;
+    const [known, history, integrity, appliers, lastFailedRun] = await Promise.all([
+      migrator.known(),
+      migrator.history(),
+      migrator.integrity.inspect(),
+      migrator.runLog.appliers(),
+      migrator.runLog.lastFailed(),
+    ]);
+    return migrationStates({ known: known.map(m => m.name), history, integrity, appliers, lastFailedRun });
+  }
+
+  /** Accepts an intentional edit or deletion of an applied migration, recorded with who and why. */
+  repair(name: string, request: { by: string; reason: string; origin: string }): Promise<RepairResult> {
+    const { migrator } = this.#options;
+    return migrator.integrity.repair(name, { ...request, lockTimeoutMs: migrator.pipeline.settings.lockTimeoutMs });
   }
 
   /** Every check over every row; never under the migration lock. */

@@ -50,7 +50,11 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
   });
 
   if (config.migrationsRun) {
-    const report = await app.lifecycle.migrate('up', undefined, { origin: 'startup' });
+    const report = await app.lifecycle.migrate('up', undefined, { origin: 'startup' }).catch(async (error: Error) => {
+      // refused before anything ran (an applied migration edited or deleted, an unknown schema)
+      await app.close();
+      throw new StartupError(error.message, { cause: error });
+    });
     if (report.failure) {
       await app.close();
       throw new StartupError(report.failure.message);

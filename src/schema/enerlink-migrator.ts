@@ -5,6 +5,9 @@ import type { AbstractSqlConnection } from '@mikro-orm/sql';
 import type { QueryRunner } from '../db/query-runner.ts';
 import { isDuplicateObject } from '../db/service-tables.ts';
 import { LegacyAdoption } from './adoption.ts';
+import { MigrationChecksums } from './migration-checksums.ts';
+import { MigrationIntegrity } from './migration-integrity.ts';
+import { MigrationReview } from './migration-review.ts';
 import { UnknownMigrationError } from './migration-errors.ts';
 import { MigrationPlanner, type MigrationSource } from './migration-plan.ts';
 import { MigrationRunLog } from './migration-run-log.ts';
@@ -22,6 +25,12 @@ export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
 export class EnerlinkMigrator extends MikroOrmMigrator implements MigrationSource {
   /** The locked run every entry point shares. */
   readonly pipeline: MigrationRunner;
+  /** Checksums of applied migrations: the refusal of an `up` over an edited one, and repair. */
+  readonly integrity: MigrationIntegrity;
+  /** The record of every run (and repair), which the states read too. */
+  readonly runLog: MigrationRunLog;
+  /** The lint and the plan of migrations, before they run. */
+  readonly review: MigrationReview;
   /** Who starts runs that do not say (`cli` for the MikroORM CLI). */
   protected origin = 'service';
 
@@ -30,11 +39,26 @@ export class EnerlinkMigrator extends MikroOrmMigrator implements MigrationSourc
     const connection = this.driver.getConnection() as unknown as AbstractSqlConnection;
     const query: QueryRunner = (sql, params = []) => connection.execute(sql, params);
     const schema = this.config.get('schema') ?? this.driver.getPlatform().getDefaultSchemaName() ?? 'public';
+    const engine = this.#engine(connection);
+    const planner = new MigrationPlanner(this);
+    const runLog = (this.runLog = new MigrationRunLog(query));
+    this.integrity = new MigrationIntegrity({
+      source: this,
+      planner,
+      connection,
+      formatSql: engine.formatSql,
+      checksums: new MigrationChecksums(query),
+      runLog,
+      clientUrl: engine.clientUrl,
+      migrationsTable: MIGRATIONS_TABLE,
+    });
+    this.review = new MigrationReview(this, this.integrity, query);
     this.pipeline = new MigrationRunner({
-      engine: this.#engine(connection),
-      planner: new MigrationPlanner(this),
+      engine,
+      planner,
       adoption: new LegacyAdoption(this, connection, schema, [MIGRATIONS_TABLE, ...serviceTables]),
-      runLog: new MigrationRunLog(query),
+      integrity: this.integrity,
+      runLog,
       settings,
       serviceTables: [MIGRATIONS_TABLE, ...serviceTables],
       log: (level, message) => {
@@ -103,6 +127,11 @@ export class EnerlinkMigrator extends MikroOrmMigrator implements MigrationSourc
   async load(name: string): Promise<Migration> {
     const path = (await this.known()).find(m => m.name === name)?.path;
     if (!path) throw new UnknownMigrationError(name);
+    return this.loadFile(path);
+  }
+
+  /** A fresh instance of the migration class a file exports (imported once per process). */
+  async loadFile(path: string): Promise<Migration> {
     const module = await import(pathToFileURL(path).href);
     const MigrationClass = Object.values(module).find(value => typeof value === 'function') as new (...args: unknown[]) => Migration;
     return new MigrationClass(this.driver, this.config);

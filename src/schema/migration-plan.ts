@@ -117,18 +117,7 @@ export class MigrationPlanner {
    * the caller rolls back, so one that reads (or writes) while it builds leaves no trace.
    */
   async sqlOf(name: string, method: 'up' | 'down', trx: Transaction, format: (sql: string, params: unknown[]) => string): Promise<string[]> {
-    const migration = await this.#source.load(name);
-    migration.reset();
-    migration.setTransactionContext(trx);
-    await migration[method]();
-    return migration
-      .getQueries()
-      .map(query => {
-        if (typeof query === 'string') return query;
-        if (query instanceof RawQueryFragment) return format(query.sql, query.params as unknown[]);
-        return query.toString();
-      })
-      .filter(sql => sql.trim().length > 0);
+    return sqlOfMigration(await this.#source.load(name), method, trx, format);
   }
 
   async isTransactional(name: string): Promise<boolean> {
@@ -139,6 +128,21 @@ export class MigrationPlanner {
     }
     return transactional;
   }
+}
+
+/** The SQL a migration instance's `up()` or `down()` builds inside `trx` (see MigrationPlanner.sqlOf). */
+export async function sqlOfMigration(migration: Migration, method: 'up' | 'down', trx: Transaction, format: (sql: string, params: unknown[]) => string): Promise<string[]> {
+  migration.reset();
+  migration.setTransactionContext(trx);
+  await migration[method]();
+  return migration
+    .getQueries()
+    .map(query => {
+      if (typeof query === 'string') return query;
+      if (query instanceof RawQueryFragment) return format(query.sql, query.params as unknown[]);
+      return query.toString();
+    })
+    .filter(sql => sql.trim().length > 0);
 }
 
 /** A migration's name from its name, file name or 14-digit version; unknown ones are an error. */

@@ -3,6 +3,7 @@ import type { AdoptionPlan, LegacyAdoption } from './adoption.ts';
 import { backupDatabase } from './backup.ts';
 import { BatchExecutor, type MigrationBatchListener, type MigrationEngine, type MigrationLogger, type MigrationSettings } from './batch-executor.ts';
 import { acquireMigrationLock } from './fleet-lock.ts';
+import type { MigrationIntegrity } from './migration-integrity.ts';
 import type { MigrationPlanner, PlannedMigration, RunSelection } from './migration-plan.ts';
 import type { KeysetPage } from '../db/keyset-page.ts';
 import type { MigrationRunLog, MigrationRunReport, RecordedRun } from './migration-run-log.ts';
@@ -35,6 +36,8 @@ export type RunResult = MigrationRunReport & { failure?: Error };
 /**
  * The locked run, the one way migrations are applied or reverted (startup, CLI, admin API):
  * - holds the fleet-wide advisory lock; a process that waited plans again, usually finding nothing;
+ * - refuses an `up` when an applied migration was edited or deleted since (MigrationIntegrity),
+ *   and records the checksum of each migration it applies in that migration's batch;
  * - adopts a deployed database that has no migration history;
  * - runs each batch of consecutive transactional migrations in one transaction (all or nothing)
  *   with a short `lock_timeout` and retries, each non-transactional one alone;
@@ -46,6 +49,7 @@ export class MigrationRunner {
   readonly #engine: MigrationEngine;
   readonly #planner: MigrationPlanner;
   readonly #adoption: LegacyAdoption;
+  readonly #integrity: MigrationIntegrity;
   readonly #runLog: MigrationRunLog;
   readonly #settings: MigrationSettings;
   readonly #serviceTables: readonly string[];
@@ -58,6 +62,7 @@ export class MigrationRunner {
     engine: MigrationEngine;
     planner: MigrationPlanner;
     adoption: LegacyAdoption;
+    integrity: MigrationIntegrity;
     runLog: MigrationRunLog;
     settings: MigrationSettings;
     serviceTables: readonly string[];
@@ -66,6 +71,8 @@ export class MigrationRunner {
     this.#engine = options.engine;
     this.#planner = options.planner;
     this.#adoption = options.adoption;
+    this.#integrity = options.integrity;
+    this.#listeners.add(options.integrity.batchListener);
     this.#runLog = options.runLog;
     this.#settings = options.settings;
     this.#serviceTables = options.serviceTables;
@@ -139,6 +146,11 @@ export class MigrationRunner {
     let runId: string | undefined;
     try {
       const { adoption, migrations } = await this.plan(method, selection);
+      // an `up` over an applied migration edited or deleted since is refused, and recorded as failed
+      await this.#integrity.beforeRun(method, { adopt: adoption?.adopt.map(m => m.name) ?? [], apply: migrations.map(m => m.name) }, origin, this.#log).catch(error => {
+        Object.assign(report, { status: 'failed', error: (error as Error).message });
+        throw error;
+      });
       if (!adoption && migrations.length === 0) return report;
       const names = [...(adoption?.adopt ?? []), ...migrations].map(m => m.name);
       await lock.announce({ migrations: names });
@@ -187,9 +199,8 @@ export class MigrationRunner {
       throw error;
     } finally {
       report.durationMs = Date.now() - started;
-      if (runId !== undefined) {
-        await this.#runLog.finish(runId, report).catch(error => this.#log('warn', `Could not record the run: ${(error as Error).message}`));
-      }
+      const recorded = runId !== undefined ? this.#runLog.finish(runId, report) : report.status === 'failed' ? this.#runLog.record(report) : undefined;
+      await recorded?.catch(error => this.#log('warn', `Could not record the run: ${(error as Error).message}`));
       if (!released) await lock.release();
     }
   }

@@ -30,11 +30,23 @@ describe('GET /admin/migrations', () => {
     const { call } = await api('status', { migrate: false });
     const before = await call('GET', '/admin/migrations');
     expect(before.statusCode, before.body).toBe(200);
-    expect(before.json()).toEqual({ executed: [], pending: ALL.map(name => ({ name })), unknown: [], migrating: false });
+    expect(before.json()).toEqual({
+      executed: [],
+      pending: ALL.map(name => ({ name })),
+      unknown: [],
+      edited: [],
+      missing: [],
+      migrations: ALL.map(name => ({ name, state: 'pending', appliedAt: null, durationMs: null, appliedBy: null, checksum: null, detail: null })),
+      lastFailedRun: null,
+      clean: false,
+      migrating: false,
+    });
 
     expect((await call('POST', '/admin/migrations/up')).statusCode).toBe(200);
     const after = (await call('GET', '/admin/migrations')).json();
     expect(after.pending).toEqual([]);
+    expect(after.clean).toBe(true);
+    expect(after.migrations.map((m: { state: string }) => m.state)).toEqual(ALL.map(() => 'applied'));
     expect(after.executed.map((m: { name: string }) => m.name)).toEqual(ALL);
     for (const { executedAt } of after.executed) expect(Date.now() - Date.parse(executedAt)).toBeLessThan(60_000);
   });
@@ -160,7 +172,38 @@ describe('POST /admin/migrations/down', () => {
     expect(preview).toEqual({
       dryRun: true,
       method: 'down',
-      migrations: [{ name: OUTBOX, action: 'revert', transactional: true, sql: [expect.stringMatching(/drop table if exists cache_outbox/i)] }],
+      migrations: [
+        {
+          name: OUTBOX,
+          action: 'revert',
+          transactional: true,
+          sql: [expect.stringMatching(/drop table if exists cache_outbox/i)],
+          statements: [
+            {
+              sql: expect.stringMatching(/drop table if exists cache_outbox/i),
+              kind: 'DropStmt',
+              note: null,
+              locks: [
+                {
+                  table: 'cache_outbox',
+                  mode: 'ACCESS EXCLUSIVE',
+                  blocks: 'reads and writes',
+                  rewrites: false,
+                  scans: false,
+                  created: false,
+                  newTable: false,
+                  estimatedRows: expect.toSatisfy((rows: unknown) => rows === null || typeof rows === 'number'),
+                },
+              ],
+            },
+          ],
+          // reverting the outbox drops its table: named, with its lock_timeout finding
+          findings: [
+            expect.objectContaining({ rule: 'drop-table', direction: 'down', allowed: null }),
+            expect.objectContaining({ rule: 'missing-lock-timeout', direction: 'down', allowed: null }),
+          ],
+        },
+      ],
     });
     expect(Object.keys(await recordedMigrations(db))).toEqual(ALL);
 

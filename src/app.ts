@@ -40,7 +40,11 @@ export function loggerOptions(config: AppConfig, stream?: NodeJS.WritableStream)
 
 /** Builds the enerlink HTTP app: registers everything, never listens. */
 export async function buildApp(deps: AppDependencies, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: loggerOptions(deps.config), trustProxy: deps.config.trustProxy, ...options });
+  // Fastify takes a hop count at run time, but its types lack it: the function form is the same
+  // rule (`request.ip` is the address `hops` proxies away) and is typed.
+  const { trustProxy } = deps.config;
+  const proxyTrust = typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy;
+  const app = Fastify({ logger: loggerOptions(deps.config), trustProxy: proxyTrust, ...options });
   await app.register(problemDetails);
   await app.register(docs);
   await app.register(ormPlugin, { orm: deps.orm });

@@ -4,6 +4,7 @@ import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
 import type { AppConfig } from '../config.ts';
 import { entities } from '../entities.ts';
+import { discardBrokenClients } from './pg-pool.ts';
 import { ADMIN_AUDIT_TABLE, EnerlinkMigrator, MIGRATION_RUNS_TABLE, migratorExtension, type MigrationSettings } from '../schema/enerlink-migrator.ts';
 
 /** The repository root: migrations/ and seeders/ are found relative to it. */
@@ -42,6 +43,18 @@ export function createOrmConfig(
     // A missing database is created on first start (MikroORM `ensureDatabase`), as a
     // developer expects; production databases are provisioned by their operators.
     ensureDatabase: !config.isProduction,
+    // pg Pool options (MikroORM 7 hands `driverOptions` to the pool it builds for Kysely): waiting
+    // for a connection and every statement are bounded, and a connection that dies while
+    // checked out is discarded, so a few dropped sessions can never strand the pool.
+    driverOptions: {
+      connectionTimeoutMillis: config.databaseAcquireTimeoutMs,
+      statement_timeout: config.databaseStatementTimeoutMs,
+      idle_in_transaction_session_timeout: config.databaseStatementTimeoutMs,
+      // the client side too, for a server that stops answering without closing the socket
+      query_timeout: config.databaseStatementTimeoutMs + 1000,
+      keepAlive: true,
+      onPoolCreated: discardBrokenClients,
+    },
     migrations: {
       path: 'migrations',
       pathTs: 'migrations',

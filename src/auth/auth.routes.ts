@@ -53,7 +53,7 @@ const logoutSchema = {
   response: { 204: { type: 'null', description: 'The token is revoked' }, ...problemResponses },
 } as const;
 
-/** Registration, login (a JWT whose subject is the userId) and logout (the token is blacklisted). */
+/** Registration, login (a JWT whose subject is the userId) and logout (the token's id is blacklisted). */
 export default async function authRoutes(app: FastifyInstance, { bcryptRounds }: { bcryptRounds: number }): Promise<void> {
   app.post<{ Body: Registration }>('/auth/register', { schema: registerSchema }, async (request, reply) => {
     const user = await registerUser(request.em, request.body, bcryptRounds);
@@ -67,7 +67,7 @@ export default async function authRoutes(app: FastifyInstance, { bcryptRounds }:
   });
 
   app.post('/auth/logout', { schema: logoutSchema, onRequest: app.authenticate }, async (request, reply) => {
-    await revokeToken(request.em, { userId: request.userId, tokenHash: request.tokenHash, expiresAt: new Date(request.user.exp! * 1000) });
+    await revokeToken(request.em, { userId: request.userId, revocationKey: request.revocationKey, expiresAt: new Date(request.user.exp! * 1000) });
     return reply.code(204).send();
   });
 }

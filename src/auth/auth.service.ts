@@ -19,10 +19,13 @@ export async function verifyCredentials(em: EntityManager, email: string, passwo
   return user.userId;
 }
 
-/** Revokes a token until it expires: its hash goes to `token_blacklist` (again is a no-op). */
-export async function revokeToken(em: EntityManager, revocation: { userId: string; tokenHash: string; expiresAt: Date }): Promise<void> {
+/**
+ * Revokes a token until it expires: its revocation key (the sha256 of its `jti`, shared by every
+ * text of the token) goes to `token_blacklist.token_hash` (again is a no-op).
+ */
+export async function revokeToken(em: EntityManager, revocation: { userId: string; revocationKey: string; expiresAt: Date }): Promise<void> {
   em.create(TokenBlacklist, {
-    tokenHash: revocation.tokenHash,
+    tokenHash: revocation.revocationKey,
     user: em.getReference(User, revocation.userId),
     reason: 'LOGOUT',
     expiresAt: revocation.expiresAt,

@@ -54,7 +54,7 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   await app.register(healthRoutes);
   await app.register(readsPlugin);
   await app.register(authPlugin, { config: deps.config });
-  await app.register(authRoutes, { bcryptRounds: deps.config.bcryptRounds });
+  await app.register(authRoutes, { config: deps.config });
   await app.register(userRoutes);
   await app.register(walletRoutes);
   await app.register(meterRoutes);

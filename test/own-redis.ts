@@ -44,9 +44,13 @@ export class OwnRedis {
 
   async stop(): Promise<void> {
     if (!this.#process || this.#process.exitCode !== null || this.#process.signalCode !== null) return;
-    const exited = once(this.#process, 'exit');
+    const child = this.#process;
+    const exited = once(child, 'exit');
     await this.client(client => client.call('shutdown', 'save')).catch(() => {});
+    // a shutdown that did not get through must not hang the test: end the process instead
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
+    clearTimeout(timer);
   }
 
   /** SIGSTOP: the server keeps its socket open but answers nothing, as a hung or swapped-out Redis does. */

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import type { AppConfig } from '../config.ts';
 import { problemResponses } from '../http/problem-details.ts';
 import { timestampSchema } from '../http/schemas.ts';
 import { registerUser, type Registration } from '../users/user.service.ts';
-import { revokeToken, verifyCredentials } from './auth.service.ts';
+import { revokeToken, unknownUserHash, verifyCredentials } from './auth.service.ts';
+import { loginLimits } from './login-limits.ts';
 
 const credentials = {
   email: { type: 'string', format: 'email', maxLength: 255 },
@@ -54,14 +56,24 @@ const logoutSchema = {
 } as const;
 
 /** Registration, login (a JWT whose subject is the userId) and logout (the token's id is blacklisted). */
-export default async function authRoutes(app: FastifyInstance, { bcryptRounds }: { bcryptRounds: number }): Promise<void> {
+export default async function authRoutes(app: FastifyInstance, { config }: { config: AppConfig }): Promise<void> {
+  const unknownHash = await unknownUserHash(config.bcryptRounds);
+  const checkLoginLimits = await loginLimits(app, {
+    redis: app.redis,
+    prefix: config.cachePrefix,
+    perAddress: config.loginRateLimitPerAddress,
+    perAccount: config.loginRateLimitPerAccount,
+  });
+
   app.post<{ Body: Registration }>('/auth/register', { schema: registerSchema }, async (request, reply) => {
-    const user = await registerUser(request.em, request.body, bcryptRounds);
+    const user = await registerUser(request.em, request.body, config.bcryptRounds);
     return reply.code(201).send(user);
   });
 
-  app.post<{ Body: { email: string; password: string } }>('/auth/login', { schema: loginSchema }, async request => {
-    const userId = await verifyCredentials(request.em, request.body.email, request.body.password);
+  app.post<{ Body: { email: string; password: string } }>('/auth/login', { schema: loginSchema }, async (request, reply) => {
+    // before any database read or bcrypt: a refused attempt costs next to nothing
+    await checkLoginLimits(request, reply);
+    const userId = await verifyCredentials(request.em, request.body.email, request.body.password, unknownHash);
     const { token, expiresAt } = app.issueAccessToken(userId);
     return { userId, token, tokenType: 'Bearer', expiresAt: expiresAt.toISOString() };
   });

@@ -39,20 +39,23 @@ declare module 'fastify' {
 export function databaseReads(orm: MikroORM): Reads {
   const users = orm.getMetadata(User);
   const blacklist = orm.getMetadata(TokenBlacklist);
-  const placeholders = (count: number) => Array(count).fill('?').join(', ');
+  const connection = orm.em.getConnection();
+  // Runs on every authenticated request: a named (prepared) statement on the ORM's own pg pool,
+  // planned once per connection, on the primary key of "user" and the unique index of token_blacklist.
+  const standingSql = (keys: number) => ({
+    name: `enerlink-token-standing-${keys}`,
+    text: `select exists(select 1 from "${users.tableName}" where ${users.properties.userId.fieldNames[0]} = $1) as user_exists,
+      exists(select 1 from "${blacklist.tableName}" where ${blacklist.properties.tokenHash.fieldNames[0]} in (${Array.from({ length: keys }, (_, n) => `$${n + 2}`).join(', ')})) as revoked`,
+  });
   return {
     async findUser(userId) {
       const user = await orm.em.fork().findOne(User, { userId });
       return user && toUserProfile(user);
     },
-    // One round trip on primary-key and unique indexes; raw SQL because it runs on every request.
     async tokenStanding(userId, revocationKeys) {
-      const [row] = await orm.em.getConnection().execute<Array<{ user_exists: boolean; revoked: boolean }>>(
-        `select exists(select 1 from "${users.tableName}" where ${users.properties.userId.fieldNames[0]} = ?) as user_exists,
-                exists(select 1 from "${blacklist.tableName}" where ${blacklist.properties.tokenHash.fieldNames[0]} in (${placeholders(revocationKeys.length)})) as revoked`,
-        [userId, ...revocationKeys],
-      );
-      return row.revoked ? 'revoked' : row.user_exists ? 'valid' : 'no-user';
+      const pool = await connection.getNativeClient();
+      const { rows } = await pool.query<{ user_exists: boolean; revoked: boolean }>({ ...standingSql(revocationKeys.length), values: [userId, ...revocationKeys] });
+      return rows[0].revoked ? 'revoked' : rows[0].user_exists ? 'valid' : 'no-user';
     },
   };
 }

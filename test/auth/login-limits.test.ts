@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type AppConfig } from '../../src/config.ts';
 import { migratorOf } from '../../src/db/orm.ts';
@@ -37,8 +38,17 @@ describe('login rate limits', () => {
     const first = await instance();
     await migratorOf(first.orm).up();
   });
+  // Bounded: about one run in seven, a close waits in pool.end() for connections still checked
+  // out after their statement finished (seen with these instances and a Redis restart; cause not
+  // found yet). Dropping the database at the end ends their sessions either way.
+  const closeAll = (list: FastifyInstance[]) => Promise.race([Promise.all(list.map(app => app.close())), sleep(20_000)]);
+
+  // each test's instances go with it; the first one (which migrated) stays for the file
+  afterEach(async () => {
+    await closeAll(apps.splice(1));
+  });
   afterAll(async () => {
-    for (const app of apps) await app.close();
+    await closeAll(apps);
     await redisServer?.remove();
     await db?.drop();
   });

@@ -1,5 +1,7 @@
 // npm run bench:http: requests per second and p99 latency of GET /users/:userId, POST /trades and
 // an admin read (GET /admin/migrations: token, rate limit, audit row) against a bare Fastify route returning a constant, in the same run, on a seeded database.
+// Then, side by side, GET /users/me alone and while BENCH_HTTP_LOGIN_STORM (50) connections send
+// wrong logins (bcrypt at cost 10 each): what a burst of password guesses costs everyone else.
 //
 // The dataset is made with SQL in a temporary database: BENCH_HTTP_USERS users (default 500),
 // each with a funded wallet and a meter (funded far beyond what the seeder's fixtures hold, so
@@ -8,7 +10,7 @@
 // every blacklist check goes to PostgreSQL (uncached).
 import { fork } from 'node:child_process';
 import autocannon from 'autocannon';
-import bcrypt from 'bcryptjs';
+import { hashPassword } from '../src/auth/passwords.ts';
 import { migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { createTestDatabase, createTestOrm } from '../test/helper.ts';
 
@@ -16,6 +18,9 @@ const USERS = Number(process.env.BENCH_HTTP_USERS ?? 500);
 const DURATION = Number(process.env.BENCH_HTTP_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 20);
 const TRADERS = Math.min(USERS, 100);
+const LOGIN_STORM = Number(process.env.BENCH_HTTP_LOGIN_STORM ?? 50);
+// the cost new accounts get by default (BCRYPT_ROUNDS): what a wrong guess costs the server
+const PASSWORD_COST = 10;
 const PASSWORD = 'bench password';
 const ADMIN_TOKEN = 'bench-admin-token-bench-admin-token-bench';
 
@@ -28,7 +33,7 @@ try {
   const orm = await createTestOrm(db);
   await migratorOf(orm).up();
   await orm.close();
-  const hash = bcrypt.hashSync(PASSWORD, 4);
+  const hash = await hashPassword(PASSWORD, PASSWORD_COST);
   await db.query(`insert into "user" (user_id, name, email, password_hash)
     select 'user_bench_' || lpad(g::text, 6, '0'), 'Bench User ' || g, 'bench' || g || '@example.test', $1
     from generate_series(1, ${USERS}) g`, [hash]);
@@ -43,7 +48,10 @@ try {
   const startServer = async (env: Record<string, string>) => {
     const server = fork(new URL('./http-server.ts', import.meta.url), [], {
       env: { ...process.env, NODE_ENV: 'development', DATABASE_URL: db.url, JWT_SECRET: 'bench-secret-bench-secret-bench-secret',
-        ADMIN_TOKEN, ADMIN_RATE_LIMIT_PER_MINUTE: '1000000', ...env },
+        ADMIN_TOKEN, ADMIN_RATE_LIMIT_PER_MINUTE: '1000000',
+        // the logins of the traders and the storm of wrong ones come from one address: measure the
+        // hashing, not the login limits (which would answer most of the storm with 429)
+        LOGIN_RATE_LIMIT_PER_ADDRESS: '1000000', LOGIN_RATE_LIMIT_PER_ACCOUNT: '1000000', ...env },
     });
     servers.push(server);
     return new Promise<{ app: number; bare: number }>((resolve, reject) => {
@@ -66,9 +74,9 @@ try {
     tokens.push(((await reply.json()) as { token: string }).token);
   }
 
-  const run = async (title: string, url: string, request: autocannon.Request) => {
+  const run = async (title: string, url: string, request: autocannon.Request, during?: () => Promise<unknown>) => {
     await autocannon({ url, connections: CONNECTIONS, duration: 2, requests: [request] }); // warm-up
-    const result = await autocannon({ url, connections: CONNECTIONS, duration: DURATION, requests: [request] });
+    const [result] = await Promise.all([autocannon({ url, connections: CONNECTIONS, duration: DURATION, requests: [request] }), during?.()]);
     const failed = result.non2xx + result.errors + result.timeouts;
     if (failed > 0) throw new Error(`${title}: ${failed} of ${result.requests.total} requests failed`);
     return { title, rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total };
@@ -106,12 +114,32 @@ try {
   });
   const [{ audited }] = await db.query(`select count(*)::int as audited from enerlink_admin_audit`);
 
+  const me: autocannon.Request = { method: 'GET', setupRequest: request => ({ ...request, path: '/users/me', headers: { authorization: `Bearer ${pick(tokens)}` } }) };
+  const meAlone = await run('GET /users/me (cached)', appUrl, me);
+  let storm: autocannon.Result | undefined;
+  const meDuringStorm = await run('GET /users/me, 50 wrong logins', appUrl, me, async () => {
+    storm = await autocannon({
+      url: appUrl,
+      connections: LOGIN_STORM,
+      duration: DURATION,
+      requests: [{
+        method: 'POST',
+        setupRequest: request => ({
+          ...request,
+          path: '/auth/login',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: `bench${1 + Math.floor(Math.random() * USERS)}@example.test`, password: 'wrong password' }),
+        }),
+      }],
+    });
+  });
+
   const [conservation] = await db.query(`select sum(energy_balance)::text as energy, sum(idrs_balance)::text as idrs,
     (select count(*) from market_trade)::int as trades, (select count(*) from transaction_log)::int as logs from wallet`);
 
   console.log(`enerlink bench:http: ${USERS} seeded users, ${CONNECTIONS} connections, ${DURATION} s per scenario after a 2 s warm-up`);
   console.log(`${'scenario'.padEnd(36)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'req/s vs bare'.padStart(14)} ${'p99 vs bare'.padStart(12)}`);
-  for (const row of [bare, uncached, cached, trades, admin]) {
+  for (const row of [bare, uncached, cached, trades, admin, meAlone, meDuringStorm]) {
     console.log(
       `${row.title.padEnd(36)} ${row.rps.toFixed(0).padStart(9)} ${row.p50.toFixed(0).padStart(7)} ${row.p99.toFixed(0).padStart(7)} ` +
         `${(row.rps / bare.rps).toFixed(3).padStart(14)} ${(row.p99 / Math.max(bare.p99, 1)).toFixed(1).padStart(12)}`,
@@ -126,6 +154,10 @@ try {
       `total energy ${conservation.energy} kWh and IDRS ${conservation.idrs} (seeded ${USERS * 1_000_000}.000000 and ${USERS * 1_000_000_000}.00)`,
   );
   console.log(`GET /admin/migrations: ${admin.total} requests measured, ${audited} audit rows written (with the warm-up)`);
+  console.log(
+    `GET /users/me p99 ${meAlone.p99.toFixed(0)} ms alone, ${meDuringStorm.p99.toFixed(0)} ms during ${LOGIN_STORM} concurrent wrong logins ` +
+      `(${storm!.requests.total} answered, ${storm!.statusCodeStats?.['401']?.count ?? 0} of them 401, p99 ${storm!.latency.p99.toFixed(0)} ms, bcrypt cost ${PASSWORD_COST})`,
+  );
 } finally {
   for (const server of servers) {
     if (server.exitCode !== null) continue;

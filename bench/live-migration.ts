@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import bcrypt from 'bcryptjs';
 import pg from 'pg';
+import { hashPassword } from '../src/auth/passwords.ts';
 import { loadConfig } from '../src/config.ts';
 import { migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { createTestDatabase, createTestOrm, type TestDatabase } from '../test/helper.ts';
@@ -58,7 +58,7 @@ export class ${NEXT_INDEX} extends Migration {
 }
 
 async function fill(db: TestDatabase, users: number): Promise<void> {
-  const hash = bcrypt.hashSync(PASSWORD, 4);
+  const hash = await hashPassword(PASSWORD, 4);
   await db.query(`insert into "user" (user_id, name, email, password_hash)
     select 'user_live_' || lpad(g::text, 7, '0'), 'Household ' || g, 'live' || g || '@example.test', $1 from generate_series(1, ${users}) g`, [hash]);
   await db.query(`insert into wallet (wallet_address, user_id, wallet_name, energy_balance, idrs_balance, is_active)

@@ -41,7 +41,11 @@ export function loggerOptions(config: AppConfig, stream?: NodeJS.WritableStream)
 
 /** Builds the enerlink HTTP app: registers everything, never listens. */
 export async function buildApp(deps: AppDependencies, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: loggerOptions(deps.config), trustProxy: deps.config.trustProxy, ...options });
+  // Fastify takes a hop count at run time, but its types lack it: the function form is the same
+  // rule (`request.ip` is the address `hops` proxies away) and is typed.
+  const { trustProxy } = deps.config;
+  const proxyTrust = typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy;
+  const app = Fastify({ logger: loggerOptions(deps.config), trustProxy: proxyTrust, ...options });
   await app.register(problemDetails);
   // before every route: validation, error messages and the JSON parser are set per instance
   await app.register(inputPolicy);
@@ -52,7 +56,7 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   await app.register(healthRoutes);
   await app.register(readsPlugin);
   await app.register(authPlugin, { config: deps.config });
-  await app.register(authRoutes, { bcryptRounds: deps.config.bcryptRounds });
+  await app.register(authRoutes, { config: deps.config });
   await app.register(userRoutes);
   await app.register(walletRoutes);
   await app.register(meterRoutes);

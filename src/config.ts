@@ -27,6 +27,9 @@ const schema = {
     HOST: { type: 'string', minLength: 1 },
     LOG_LEVEL: { type: 'string', enum: LOG_LEVELS },
     DATABASE_CONNECT_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 30_000 },
+    DATABASE_ACQUIRE_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600_000, default: 5_000 },
+    DATABASE_STATEMENT_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 86_400_000, default: 60_000 },
+    REDIS_COMMAND_TIMEOUT_MS: { type: 'integer', minimum: 10, maximum: 60_000, default: 500 },
     MIGRATIONS_RUN: { type: 'boolean' },
     MIGRATION_LOCK_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 120_000 },
     MIGRATION_DDL_LOCK_TIMEOUT_MS: { type: 'integer', minimum: 1, default: 50 },
@@ -47,7 +50,10 @@ const schema = {
     // No minLength here either: loadConfig checks it without echoing the token.
     ADMIN_TOKEN: { type: 'string' },
     ADMIN_RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 60 },
-    TRUST_PROXY: { type: 'boolean', default: false },
+    LOGIN_RATE_LIMIT_PER_ADDRESS: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 60 },
+    LOGIN_RATE_LIMIT_PER_ACCOUNT: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10 },
+    // parsed by parseTrustProxy: false, a hop count, or a list of proxy addresses
+    TRUST_PROXY: { type: 'string', default: 'false' },
   },
 } as const;
 
@@ -58,6 +64,8 @@ export const MIN_ADMIN_TOKEN_LENGTH = 32;
 export const MIN_JWT_SECRET_LENGTH = 32;
 
 type NodeEnv = (typeof NODE_ENVS)[number];
+/** TRUST_PROXY as Fastify's `trustProxy` takes it. */
+export type TrustProxy = false | number | string[];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** The validated settings of one enerlink process. */
@@ -73,6 +81,12 @@ export interface AppConfig {
   readonly logLevel: LogLevel;
   /** How long startup keeps retrying an unreachable database before giving up. */
   readonly databaseConnectTimeoutMs: number;
+  /** How long a query waits for a pooled connection before failing (the pool never strands a request). */
+  readonly databaseAcquireTimeoutMs: number;
+  /** `statement_timeout` (and idle-in-transaction timeout) of every session: no query runs unbounded. */
+  readonly databaseStatementTimeoutMs: number;
+  /** How long a Redis command may take before it fails and the read falls back to PostgreSQL. */
+  readonly redisCommandTimeoutMs: number;
   /** Whether startup applies pending migrations (otherwise it waits, not ready, for an operator). */
   readonly migrationsRun: boolean;
   readonly migrationLockTimeoutMs: number;
@@ -102,8 +116,16 @@ export interface AppConfig {
   readonly adminTokenGenerated: boolean;
   /** Admin API requests one client address may make per minute. */
   readonly adminRateLimitPerMinute: number;
-  /** Whether `X-Forwarded-For` names the client (behind a load balancer), for the audit log and rate limits. */
-  readonly trustProxy: boolean;
+  /** Logins one client address may attempt per minute. */
+  readonly loginRateLimitPerAddress: number;
+  /** Logins one account (email) may be attempted per minute, from anywhere. */
+  readonly loginRateLimitPerAccount: number;
+  /**
+   * Which `X-Forwarded-For` hops to believe, as Fastify's `trustProxy` takes it: `false` (none),
+   * the number of proxies in front, or their addresses/CIDR ranges. Never "all": the leftmost
+   * entry is written by the client.
+   */
+  readonly trustProxy: TrustProxy;
   /** What the fixture seeder builds (`npm run seed`, `npx mikro-orm seeder:run`, `npm run db:reset`). */
   readonly seeding: SeedingConfig;
 }
@@ -128,6 +150,9 @@ interface RawEnv {
   HOST?: string;
   LOG_LEVEL?: LogLevel;
   DATABASE_CONNECT_TIMEOUT_MS: number;
+  DATABASE_ACQUIRE_TIMEOUT_MS: number;
+  DATABASE_STATEMENT_TIMEOUT_MS: number;
+  REDIS_COMMAND_TIMEOUT_MS: number;
   MIGRATIONS_RUN?: boolean;
   MIGRATION_LOCK_TIMEOUT_MS: number;
   MIGRATION_DDL_LOCK_TIMEOUT_MS: number;
@@ -146,7 +171,9 @@ interface RawEnv {
   SEED_ALLOW_PRODUCTION: '0' | '1';
   ADMIN_TOKEN?: string;
   ADMIN_RATE_LIMIT_PER_MINUTE: number;
-  TRUST_PROXY: boolean;
+  LOGIN_RATE_LIMIT_PER_ADDRESS: number;
+  LOGIN_RATE_LIMIT_PER_ACCOUNT: number;
+  TRUST_PROXY: string;
 }
 
 /**
@@ -182,6 +209,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: raw.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
     logLevel: raw.LOG_LEVEL ?? (raw.NODE_ENV === 'test' ? 'silent' : 'info'),
     databaseConnectTimeoutMs: raw.DATABASE_CONNECT_TIMEOUT_MS,
+    databaseAcquireTimeoutMs: raw.DATABASE_ACQUIRE_TIMEOUT_MS,
+    databaseStatementTimeoutMs: raw.DATABASE_STATEMENT_TIMEOUT_MS,
+    redisCommandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,
     // production applies migrations deliberately (CLI or admin API), as the guide recommends
     migrationsRun: raw.MIGRATIONS_RUN ?? !isProduction,
     migrationLockTimeoutMs: raw.MIGRATION_LOCK_TIMEOUT_MS,
@@ -200,7 +230,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     adminToken: adminToken ?? (isProduction ? undefined : randomBytes(32).toString('base64url')),
     adminTokenGenerated: adminToken === undefined && !isProduction,
     adminRateLimitPerMinute: raw.ADMIN_RATE_LIMIT_PER_MINUTE,
-    trustProxy: raw.TRUST_PROXY,
+    loginRateLimitPerAddress: raw.LOGIN_RATE_LIMIT_PER_ADDRESS,
+    loginRateLimitPerAccount: raw.LOGIN_RATE_LIMIT_PER_ACCOUNT,
+    trustProxy: parseTrustProxy(raw.TRUST_PROXY),
     seeding: Object.freeze({
       seed: raw.SEED,
       users: raw.SEED_USERS,
@@ -258,6 +290,35 @@ export function requireAdminToken(config: AppConfig): string {
     );
   }
   return config.adminToken;
+}
+
+/**
+ * TRUST_PROXY: `false`, a hop count (`1` behind one load balancer), or a comma-separated list of
+ * proxy addresses or CIDR ranges. `true` is refused: it would believe the leftmost
+ * `X-Forwarded-For` entry, which the client writes, so anyone could pick their address.
+ */
+function parseTrustProxy(value: string): TrustProxy {
+  const text = value.trim();
+  if (text === 'false' || text === '0') return false;
+  if (text === 'true') {
+    throw new ConfigError(
+      'Invalid environment variable TRUST_PROXY: true would trust the client-written X-Forwarded-For; give the number of proxies in front (e.g. 1) or their addresses (e.g. 10.0.0.0/8,192.168.1.5)',
+    );
+  }
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    if (hops > 100) throw new ConfigError(`Invalid environment variable TRUST_PROXY: at most 100 proxy hops, got ${JSON.stringify(value)}`);
+    return hops;
+  }
+  const proxies = text.split(',').map(entry => entry.trim());
+  const address = /^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(?:\/\d{1,3})?$|^(?:loopback|linklocal|uniquelocal)$/;
+  const bad = proxies.find(entry => !address.test(entry));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `Invalid environment variable TRUST_PROXY: expected false, a hop count or comma-separated proxy addresses/CIDR ranges, got ${JSON.stringify(value)}`,
+    );
+  }
+  return proxies;
 }
 
 function parseDatabaseUrl(value: string): string {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { AppConfig } from '../src/config.ts';
 import { migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { buildTestApp, createTestDatabase, type TestDatabase } from './helper.ts';
 
@@ -11,9 +12,10 @@ export interface Api {
   close: () => Promise<void>;
 }
 
-export async function startApi(label: string): Promise<Api> {
+/** `settings` changes the configuration (a lower limit, a shorter timeout) for this app alone. */
+export async function startApi(label: string, settings: Partial<AppConfig> = {}): Promise<Api> {
   const db = await createTestDatabase(label);
-  const app = await buildTestApp(db);
+  const app = await buildTestApp(db, { ...db.config, ...settings });
   await migratorOf(app.orm).up();
   return {
     db,

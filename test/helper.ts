@@ -22,6 +22,8 @@ export interface TestDatabase {
   url: string;
   config: AppConfig;
   query: (sql: string, params?: unknown[]) => Promise<Array<Record<string, any>>>;
+  /** A session of the test's own (to hold a lock or a transaction); give it back with `release()`. */
+  connect: () => Promise<pg.PoolClient>;
   fingerprint: () => Promise<SchemaFingerprint>;
   drop: () => Promise<void>;
 }
@@ -32,7 +34,8 @@ function urlFor(database: string): string {
   return url.toString();
 }
 
-async function adminQuery(sql: string): Promise<void> {
+/** Runs `sql` on the `postgres` maintenance database (for what cannot run inside a test database). */
+export async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: urlFor('postgres') });
   await client.connect();
   try {
@@ -60,6 +63,7 @@ export async function createTestDatabase(label: string, { create = true } = {}):
     // the database's name is also the test's own Redis key prefix, so test files never share keys
     config: loadConfig({ ...process.env, NODE_ENV: 'test', DATABASE_URL: url, CACHE_PREFIX: name }),
     query,
+    connect: () => pool.connect(),
     // everything the migrations create; not the migrators' own bookkeeping
     fingerprint: () => readSchemaFingerprint(query, 'public', [MIGRATIONS_TABLE, ...firstUseTables]),
     drop: async () => {

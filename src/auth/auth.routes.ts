@@ -1,8 +1,10 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
 import { strictObject, timestampSchema } from '../http/schemas.ts';
+import type { AppConfig } from '../config.ts';
 import { registerUser } from '../users/user.service.ts';
-import { revokeToken, verifyCredentials } from './auth.service.ts';
+import { revokeToken, unknownUserHash, verifyCredentials } from './auth.service.ts';
+import { loginLimits } from './login-limits.ts';
 
 const credentials = {
   email: Type.String({ format: 'email', maxLength: 255 }),
@@ -40,21 +42,31 @@ const logoutSchema = {
   response: { 204: Type.Null({ description: 'The token is revoked' }), ...problemResponses },
 };
 
-/** Registration, login (a JWT whose subject is the userId) and logout (the token is blacklisted). */
-const authRoutes: FastifyPluginAsyncTypebox<{ bcryptRounds: number }> = async (app, { bcryptRounds }) => {
+/** Registration, login (a JWT whose subject is the userId) and logout (the token's id is blacklisted). */
+const authRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (app, { config }) => {
+  const unknownHash = await unknownUserHash(config.bcryptRounds);
+  const checkLoginLimits = await loginLimits(app, {
+    redis: app.redis,
+    prefix: config.cachePrefix,
+    perAddress: config.loginRateLimitPerAddress,
+    perAccount: config.loginRateLimitPerAccount,
+  });
+
   app.post('/auth/register', { schema: registerSchema }, async (request, reply) => {
-    const user = await registerUser(request.em, request.body, bcryptRounds);
+    const user = await registerUser(request.em, request.body, config.bcryptRounds);
     return reply.code(201).send(user);
   });
 
-  app.post('/auth/login', { schema: loginSchema }, async request => {
-    const userId = await verifyCredentials(request.em, request.body.email, request.body.password);
+  app.post('/auth/login', { schema: loginSchema }, async (request, reply) => {
+    // before any database read or bcrypt: a refused attempt costs next to nothing
+    await checkLoginLimits(request, reply);
+    const userId = await verifyCredentials(request.em, request.body.email, request.body.password, unknownHash);
     const { token, expiresAt } = app.issueAccessToken(userId);
     return { userId, token, tokenType: 'Bearer' as const, expiresAt: expiresAt.toISOString() };
   });
 
   app.post('/auth/logout', { schema: logoutSchema, onRequest: app.authenticate }, async (request, reply) => {
-    await revokeToken(request.em, { userId: request.userId, tokenHash: request.tokenHash, expiresAt: new Date(request.user.exp! * 1000) });
+    await revokeToken(request.em, { userId: request.userId, revocationKey: request.revocationKey, expiresAt: new Date(request.user.exp! * 1000) });
     return reply.code(204).send(null);
   });
 };

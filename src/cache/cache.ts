@@ -105,11 +105,6 @@ export class Cache {
     return value;
   }
 
-  /** Whether a token (by hash) is revoked, cached both ways; `load` asks PostgreSQL. */
-  isBlacklisted(tokenHash: string, load: () => Promise<boolean>): Promise<boolean> {
-    return this.getOrLoad('blacklist', tokenHash, load);
-  }
-
   /**
    * Deletes the entry of `entity`/`id`. When Redis cannot take it, it is remembered and
    * delivered on reconnection (`redeliverInvalidations`). Never throws.

@@ -6,6 +6,7 @@ import type { AppConfig } from '../config.ts';
 import { entities, serviceTables, unmigratedTables } from '../entities.ts';
 import { EnerlinkMigrator, migratorExtension } from '../schema/enerlink-migrator.ts';
 import type { MigrationSettings } from '../schema/migration-runner.ts';
+import { discardBrokenClients } from './pg-pool.ts';
 
 /** The repository root: migrations/ and seeders/ are found relative to it. */
 export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,6 +45,18 @@ export function createOrmConfig(
     // A missing database is created on first start (MikroORM `ensureDatabase`), as a
     // developer expects; production databases are provisioned by their operators.
     ensureDatabase: !config.isProduction,
+    // pg Pool options (MikroORM 7 hands `driverOptions` to the pool it builds for Kysely): waiting
+    // for a connection and every statement are bounded, and a connection that dies while
+    // checked out is discarded, so a few dropped sessions can never strand the pool.
+    driverOptions: {
+      connectionTimeoutMillis: config.databaseAcquireTimeoutMs,
+      statement_timeout: config.databaseStatementTimeoutMs,
+      idle_in_transaction_session_timeout: config.databaseStatementTimeoutMs,
+      // the client side too, for a server that stops answering without closing the socket
+      query_timeout: config.databaseStatementTimeoutMs + 1000,
+      keepAlive: true,
+      onPoolCreated: discardBrokenClients,
+    },
     migrations: {
       path: 'migrations',
       pathTs: 'migrations',

@@ -13,15 +13,20 @@ export interface UserProfile {
   updatedAt: string;
 }
 
+/** What PostgreSQL says of a bearer token: usable, revoked, or naming a user that is gone. */
+export type TokenStanding = 'valid' | 'revoked' | 'no-user';
+
 /**
- * The hot reads: one per authenticated request (the blacklist) and `GET /users/:userId`,
- * served through the Redis cache (`app.cache`), which forgets an entry when its entity
- * changes (the logout's blacklist row, a user update) and falls back to PostgreSQL when
- * Redis is down.
+ * The hot reads: one per authenticated request (`tokenStanding`) and `GET /users/:userId`.
+ * Profiles are served through the Redis cache (`app.cache`), which forgets an entry when its
+ * entity changes and falls back to PostgreSQL when Redis is down. `tokenStanding` is never
+ * cached: a revocation or a deletion that a cache missed (Redis down, restored from a snapshot,
+ * the instance that saw it restarted) would otherwise let the token back in.
  */
 export interface Reads {
   findUser(userId: string): Promise<UserProfile | null>;
-  isTokenBlacklisted(tokenHash: string): Promise<boolean>;
+  /** Whether a token of `userId` is revoked (any of `revocationKeys` in `token_blacklist`) or its user gone. */
+  tokenStanding(userId: string, revocationKeys: string[]): Promise<TokenStanding>;
 }
 
 declare module 'fastify' {
@@ -32,13 +37,25 @@ declare module 'fastify' {
 
 /** Reads straight from PostgreSQL, each on its own fork of the ORM's EntityManager. */
 export function databaseReads(orm: MikroORM): Reads {
+  const users = orm.getMetadata(User);
+  const blacklist = orm.getMetadata(TokenBlacklist);
+  const connection = orm.em.getConnection();
+  // Runs on every authenticated request: a named (prepared) statement on the ORM's own pg pool,
+  // planned once per connection, on the primary key of "user" and the unique index of token_blacklist.
+  const standingSql = (keys: number) => ({
+    name: `enerlink-token-standing-${keys}`,
+    text: `select exists(select 1 from "${users.tableName}" where ${users.properties.userId.fieldNames[0]} = $1) as user_exists,
+      exists(select 1 from "${blacklist.tableName}" where ${blacklist.properties.tokenHash.fieldNames[0]} in (${Array.from({ length: keys }, (_, n) => `$${n + 2}`).join(', ')})) as revoked`,
+  });
   return {
     async findUser(userId) {
       const user = await orm.em.fork().findOne(User, { userId });
       return user && toUserProfile(user);
     },
-    async isTokenBlacklisted(tokenHash) {
-      return (await orm.em.fork().count(TokenBlacklist, { tokenHash })) > 0;
+    async tokenStanding(userId, revocationKeys) {
+      const pool = await connection.getNativeClient();
+      const { rows } = await pool.query<{ user_exists: boolean; revoked: boolean }>({ ...standingSql(revocationKeys.length), values: [userId, ...revocationKeys] });
+      return rows[0].revoked ? 'revoked' : rows[0].user_exists ? 'valid' : 'no-user';
     },
   };
 }
@@ -54,11 +71,11 @@ export function toUserProfile(user: { userId: string; name: string; email: strin
   };
 }
 
-/** `reads` through the cache: cache-aside over the PostgreSQL reads. */
+/** `reads` through the cache: cache-aside for profiles; the token's standing always from PostgreSQL. */
 export function cachedReads(database: Reads, cache: FastifyInstance['cache']): Reads {
   return {
     findUser: userId => cache.getOrLoad('user', userId, () => database.findUser(userId)),
-    isTokenBlacklisted: tokenHash => cache.isBlacklisted(tokenHash, () => database.isTokenBlacklisted(tokenHash)),
+    tokenStanding: (userId, revocationKeys) => database.tokenStanding(userId, revocationKeys),
   };
 }
 

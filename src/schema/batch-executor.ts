@@ -148,6 +148,8 @@ export class BatchExecutor {
             await execute(`set local lock_timeout = ${Math.max(1, this.#settings.ddlLockTimeoutMs)}`);
             // if this process dies mid-batch, PostgreSQL notices within a second and rolls back
             await execute(`set local client_connection_check_interval = 1000`);
+            // a long data migration is not a stuck client: DATABASE_STATEMENT_TIMEOUT_MS is for traffic
+            await execute(`set local statement_timeout = 0`);
             await work(trx);
             await this.#notify(listener => listener.beforeCommit?.(batch, execute));
             Object.assign(rowsDeleted, mergeCounts(rowsDeleted, await rowsDeletedInTransaction(execute)));

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { encodeBase64, hashSync } from 'bcryptjs';
 import { Faker, en, type Randomizer } from '@faker-js/faker';
+import { hashPasswordWithSalt } from '../auth/passwords.ts';
 
 /** Every fixture user's password: the customer's seeding guide and its testers rely on it. */
 export const FIXTURE_PASSWORD = 'password';
@@ -101,8 +101,7 @@ export function fixturePasswordHash(seed: number): string {
 
 function hashOf(seed: number): string {
   const saltBytes = createHash('sha256').update(`enerlink-fixture-salt:${seed}`).digest().subarray(0, 16);
-  const salt = `$2b$${FIXTURE_BCRYPT_COST}$${encodeBase64([...saltBytes], 16)}`;
-  return hashSync(FIXTURE_PASSWORD, salt);
+  return hashPasswordWithSalt(FIXTURE_PASSWORD, FIXTURE_BCRYPT_COST, saltBytes);
 }
 
 /**

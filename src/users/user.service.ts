@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { hashPassword, passwordTooLong } from '../auth/passwords.ts';
 import { EmailTakenError, InvalidPasswordError } from '../errors.ts';
 import { toUserProfile, type UserProfile } from '../plugins/reads.ts';
 import { Wallet } from '../wallets/wallet.entity.ts';
@@ -29,11 +29,10 @@ export function normalizeEmail(email: string): string {
  * wallet (`0x` + 40 random hex digits) with zero balances, in one transaction.
  */
 export async function registerUser(em: EntityManager, registration: Registration, bcryptRounds: number): Promise<RegisteredUser> {
-  // bcrypt reads at most 72 bytes: a longer password would be cut silently.
-  if (bcrypt.truncates(registration.password)) throw new InvalidPasswordError('The password must be at most 72 bytes long');
+  if (passwordTooLong(registration.password)) throw new InvalidPasswordError('The password must be at most 72 bytes long');
   const email = normalizeEmail(registration.email);
   if (await em.count(User, { email })) throw new EmailTakenError();
-  const passwordHash = await bcrypt.hash(registration.password, bcryptRounds);
+  const passwordHash = await hashPassword(registration.password, bcryptRounds);
   try {
     return await em.transactional(async tx => {
       const user = tx.create(User, { userId: `user_${randomBytes(12).toString('hex')}`, name: registration.name.trim(), email, passwordHash });

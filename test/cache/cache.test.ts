@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { TokenBlacklist } from '../../src/auth/token-blacklist.entity.ts';
 import { schemaGeneration } from '../../src/cache/schema-generation.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { User } from '../../src/users/user.entity.ts';
@@ -117,17 +116,6 @@ describe('the cache', () => {
     await readWallet(app, '0xw3');
     await app.events.emit('seed.completed', { users: 3, wallets: 3, meters: 0, seed: 1 });
     expect(await app.redis.exists(app.cache.key('user', 'u1'), app.cache.key('wallet', '0xw3'))).toBe(0);
-  });
-
-  it('checks the token blacklist through the cache, both ways', async () => {
-    const isBlacklisted = (tokenHash: string) =>
-      app.cache.isBlacklisted(tokenHash, async () => (await app.orm.em.fork().count(TokenBlacklist, { tokenHash })) > 0);
-    expect(await isBlacklisted('hash-a')).toBe(false);
-    expect(await app.redis.get(app.cache.key('blacklist', 'hash-a'))).toBe('false');
-    const em = app.orm.em.fork();
-    em.create(TokenBlacklist, { tokenHash: 'hash-a', user: em.getReference(User, 'u1'), expiresAt: new Date(Date.now() + 3_600_000) });
-    await em.flush();
-    expect(await isBlacklisted('hash-a')).toBe(true);
   });
 
   it('a cached read, then a migration: the next read is never the old entry', async () => {

@@ -1,12 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { buildApp } from '../../src/app.ts';
 import type { AppConfig } from '../../src/config.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
@@ -14,62 +10,9 @@ import { readSchemaGeneration } from '../../src/cache/schema-generation.ts';
 import { createRedis } from '../../src/db/redis.ts';
 import { User } from '../../src/users/user.entity.ts';
 import { buildTestApp, createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
+import { freePort, OwnRedis } from '../own-redis.ts';
 
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
-/**
- * A redis-server of the test's own, which it can stop and start again. Nothing is saved on
- * its own; `stop()` saves the data first (SHUTDOWN SAVE) so that, as after a network outage,
- * the entries written before are still there when it is back.
- */
-class OwnRedis {
-  readonly port: number;
-  readonly dir: string;
-  #process: ChildProcess | undefined;
-
-  constructor(port: number, dir: string) {
-    this.port = port;
-    this.dir = dir;
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.#process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir], {
-      stdio: 'ignore',
-    });
-    await vi.waitFor(() => this.client(client => client.ping()), { timeout: 10_000, interval: 50 });
-  }
-
-  async stop(): Promise<void> {
-    if (!this.#process || this.#process.exitCode !== null || this.#process.signalCode !== null) return;
-    const exited = once(this.#process, 'exit');
-    await this.client(client => client.call('shutdown', 'save')).catch(() => {});
-    await exited;
-  }
-
-  /** Runs `work` on a short-lived connection of the test's own. */
-  async client<T>(work: (client: Redis) => Promise<T>): Promise<T> {
-    const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return await work(client);
-    } finally {
-      client.disconnect();
-    }
-  }
-}
 
 describe('Redis stopped during a migration', () => {
   let db: TestDatabase;

@@ -1,4 +1,4 @@
-import { compareSync } from 'bcryptjs';
+import { compareSync } from 'bcrypt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { UserFactory } from '../../seeders/factories/UserFactory.ts';

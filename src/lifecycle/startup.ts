@@ -76,11 +76,12 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
     return undefined;
   }
 
-  await app.listen({ port: config.port, host: config.host });
   if (config.adminTokenGenerated) {
-    // printed once, not logged: log lines are kept and shipped, this one is for the developer
+    // printed once, not logged (log lines are kept and shipped, this one is for the developer),
+    // and before the listening line, so whoever waits for that line finds the token too
     process.stdout.write(`enerlink: ADMIN_TOKEN is not set; this process generated one (development only, valid until it exits): ${config.adminToken}\n`);
   }
+  await app.listen({ port: config.port, host: config.host });
   return {
     app,
     orm,

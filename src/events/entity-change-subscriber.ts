@@ -1,5 +1,5 @@
 import type { EntityManager, EventArgs, EventSubscriber, FlushEventArgs, Transaction, TransactionEventArgs } from '@mikro-orm/core';
-import { CACHED_ENTITIES, cacheIdentity } from '../cache/cached-entities.ts';
+import { cachedEntities, cacheIdentity } from '../cache/cached-entities.ts';
 import type { EventBus, EventMap } from './event-bus.ts';
 
 type EntityChange = EventMap['entity.changed'];
@@ -31,7 +31,7 @@ export class EntityChangeSubscriber implements EventSubscriber {
   }
 
   getSubscribedEntities() {
-    return Object.values(CACHED_ENTITIES).map(cached => cached.entity);
+    return cachedEntities();
   }
 
   afterCreate(args: EventArgs<any>): void {

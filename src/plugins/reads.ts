@@ -3,15 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { TokenBlacklist } from '../auth/token-blacklist.entity.ts';
 import { User } from '../users/user.entity.ts';
-
-/** A user as the API shows it; plain JSON so that a cache can store it as it is. */
-export interface UserProfile {
-  userId: string;
-  name: string;
-  email: string;
-  createdAt: string;
-  updatedAt: string;
-}
+import { toUserProfile, type UserProfile } from '../users/user-profile.ts';
 
 /** What PostgreSQL says of a bearer token: usable, revoked, or naming a user that is gone. */
 export type TokenStanding = 'valid' | 'revoked' | 'no-user';
@@ -57,17 +49,6 @@ export function databaseReads(orm: MikroORM): Reads {
       const { rows } = await pool.query<{ user_exists: boolean; revoked: boolean }>({ ...standingSql(revocationKeys.length), values: [userId, ...revocationKeys] });
       return rows[0].revoked ? 'revoked' : rows[0].user_exists ? 'valid' : 'no-user';
     },
-  };
-}
-
-/** The API view of a user entity. */
-export function toUserProfile(user: { userId: string; name: string; email: string; createdAt: Date; updatedAt: Date }): UserProfile {
-  return {
-    userId: user.userId,
-    name: user.name,
-    email: user.email,
-    createdAt: user.createdAt.toISOString(),
-    updatedAt: user.updatedAt.toISOString(),
   };
 }
 

@@ -3,7 +3,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { hashPassword, passwordTooLong } from '../auth/passwords.ts';
 import { EmailTakenError, InvalidPasswordError } from '../errors.ts';
-import { toUserProfile, type UserProfile } from '../plugins/reads.ts';
+import { toUserProfile, type UserProfile } from './user-profile.ts';
 import { Wallet } from '../wallets/wallet.entity.ts';
 import { User } from './user.entity.ts';
 

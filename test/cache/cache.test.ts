@@ -4,6 +4,7 @@ import { schemaGeneration } from '../../src/cache/schema-generation.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { User } from '../../src/users/user.entity.ts';
 import { Wallet } from '../../src/wallets/wallet.entity.ts';
+import '../cached-test-entities.ts';
 import { buildTestApp, createTestDatabase, type TestDatabase } from '../helper.ts';
 
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';

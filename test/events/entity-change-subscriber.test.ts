@@ -8,6 +8,7 @@ import { TransactionLog } from '../../src/ledger/transaction-log.entity.ts';
 import { SmartMeter } from '../../src/meters/smart-meter.entity.ts';
 import { User } from '../../src/users/user.entity.ts';
 import { Wallet } from '../../src/wallets/wallet.entity.ts';
+import '../cached-test-entities.ts';
 import { createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
 
 describe('EntityChangeSubscriber', () => {

@@ -47,11 +47,16 @@ const schema = {
     ADMIN_TOKEN: { type: 'string' },
     ADMIN_RATE_LIMIT_PER_MINUTE: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 60 },
     TRUST_PROXY: { type: 'boolean', default: false },
+    // No minLength either: loadConfig checks it without echoing the secret.
+    PAYMENT_WEBHOOK_SECRET: { type: 'string' },
   },
 } as const;
 
 /** Shortest ADMIN_TOKEN accepted (as long as JWT_SECRET's minimum: guessing it must be hopeless). */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
+/** Shortest PAYMENT_WEBHOOK_SECRET accepted: the gateway signs with it, so it is as hard to guess as JWT_SECRET. */
+export const MIN_PAYMENT_WEBHOOK_SECRET_LENGTH = 32;
 
 /** Shortest HMAC secret accepted for signing access tokens (256 bits of ASCII). */
 export const MIN_JWT_SECRET_LENGTH = 32;
@@ -103,6 +108,10 @@ export interface AppConfig {
   readonly adminRateLimitPerMinute: number;
   /** Whether `X-Forwarded-For` names the client (behind a load balancer), for the audit log and rate limits. */
   readonly trustProxy: boolean;
+  /** HMAC key the payment gateway signs its webhooks with (confirming an ON_RAMP's payment). */
+  readonly paymentWebhookSecret: string;
+  /** True when `PAYMENT_WEBHOOK_SECRET` was unset and a random one was made for this process (not in production). */
+  readonly paymentWebhookSecretGenerated: boolean;
   /** What the fixture seeder builds (`npm run seed`, `npx mikro-orm seeder:run`, `npm run db:reset`). */
   readonly seeding: SeedingConfig;
 }
@@ -146,6 +155,7 @@ interface RawEnv {
   ADMIN_TOKEN?: string;
   ADMIN_RATE_LIMIT_PER_MINUTE: number;
   TRUST_PROXY: boolean;
+  PAYMENT_WEBHOOK_SECRET?: string;
 }
 
 /**
@@ -168,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const isProduction = raw.NODE_ENV === 'production';
   const jwtSecret = checkJwtSecret(raw.JWT_SECRET, isProduction);
   const adminToken = checkAdminToken(raw.ADMIN_TOKEN);
+  const paymentWebhookSecret = checkSecret('PAYMENT_WEBHOOK_SECRET', raw.PAYMENT_WEBHOOK_SECRET, MIN_PAYMENT_WEBHOOK_SECRET_LENGTH, isProduction);
   return Object.freeze({
     nodeEnv: raw.NODE_ENV,
     isProduction,
@@ -197,6 +208,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     adminTokenGenerated: adminToken === undefined && !isProduction,
     adminRateLimitPerMinute: raw.ADMIN_RATE_LIMIT_PER_MINUTE,
     trustProxy: raw.TRUST_PROXY,
+    paymentWebhookSecret: paymentWebhookSecret ?? randomBytes(32).toString('base64url'),
+    paymentWebhookSecretGenerated: paymentWebhookSecret === undefined,
     seeding: Object.freeze({
       seed: raw.SEED,
       users: raw.SEED_USERS,
@@ -225,14 +238,18 @@ function describeSchemaError(error: unknown, env: NodeJS.ProcessEnv): string {
   return `Invalid environment variable ${name}: ${first.message}${allowed}, got ${JSON.stringify(env[name])}`;
 }
 
-// Never echoes the value: it is a secret.
 function checkJwtSecret(value: string | undefined, isProduction: boolean): string | undefined {
+  return checkSecret('JWT_SECRET', value, MIN_JWT_SECRET_LENGTH, isProduction);
+}
+
+// A secret required in production and long enough. Never echoes the value.
+function checkSecret(name: string, value: string | undefined, minLength: number, isProduction: boolean): string | undefined {
   if (value === undefined) {
-    if (isProduction) throw new ConfigError('Invalid environment variable JWT_SECRET: required when NODE_ENV=production');
+    if (isProduction) throw new ConfigError(`Invalid environment variable ${name}: required when NODE_ENV=production`);
     return undefined;
   }
-  if (value.length < MIN_JWT_SECRET_LENGTH) {
-    throw new ConfigError(`Invalid environment variable JWT_SECRET: must be at least ${MIN_JWT_SECRET_LENGTH} characters, got ${value.length}`);
+  if (value.length < minLength) {
+    throw new ConfigError(`Invalid environment variable ${name}: must be at least ${minLength} characters, got ${value.length}`);
   }
   return value;
 }

@@ -24,6 +24,7 @@ import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
 import { seedOptionsOf } from '../seeding/seed-service.ts';
 import { bearerToken, isAdminToken, tokenFingerprint } from './admin-token.ts';
 import { AuditLog, auditParams, outcomeOf, type AuditQuery } from './audit-log.ts';
+import marketAdminRoutes from './market-admin.routes.ts';
 import { auditSchema, downSchema, purgeSchema, runsSchema, seedSchema, statusSchema, upSchema, verifySchema } from './admin.schemas.ts';
 
 declare module 'fastify' {
@@ -208,6 +209,9 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
       return { namespace, matched, deleted, durationMs };
     },
   );
+
+  // The market's operator endpoints (meters, limits, payments): under the same hooks as the above.
+  await app.register(marketAdminRoutes);
 
   app.get<{ Querystring: AuditQuery }>('/admin/audit', { schema: auditSchema, config: { action: 'audit.list' } }, async request => {
     const page = await audit.list(request.query);

@@ -127,3 +127,8 @@ export function nextTimestamp(): number {
 export function settle(api: Api, meter: ProvisionedMeter, payload: object | string, timestamp = nextTimestamp()): Promise<LightMyRequestResponse> {
   return signedPost(api, `/meters/${meter.meterId}/settlements`, meter.deviceKey, payload, timestamp);
 }
+
+/** The newest admin audit entries of one action, newest first. */
+export async function auditEntries(api: Api, action: string): Promise<Array<Record<string, any>>> {
+  return api.db.query('select action, outcome, status_code, params, result from enerlink_admin_audit where action = ? order by id desc', [action]);
+}

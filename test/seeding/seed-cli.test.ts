@@ -17,8 +17,8 @@ describe('seeding from the command line', () => {
     const orm = await createTestOrm(db);
     await migratorOf(orm).up();
     await orm.close();
-    // production also requires a JWT secret; the seeding guard is what these tests are about
-    env = { DATABASE_URL: db.url, NODE_ENV: 'development', JWT_SECRET: 'seed-cli-test-secret-of-32-characters' };
+    // production also requires a JWT secret and a webhook secret; the seeding guard is what these tests are about
+    env = { DATABASE_URL: db.url, NODE_ENV: 'development', JWT_SECRET: 'seed-cli-test-secret-of-32-characters', PAYMENT_WEBHOOK_SECRET: 'seed-cli-webhook-secret-of-32-characters' };
   });
   afterAll(() => db.drop());
 

@@ -241,11 +241,11 @@ describe('POST /admin/seed', () => {
     app.events.on('seed.completed', payload => void completed.push(payload));
     const reply = await call('POST', '/admin/seed', { users: 7 });
     expect(reply.statusCode, reply.body).toBe(200);
-    expect(reply.json()).toMatchObject({ users: 7, wallets: 7, meters: 7, inserted: 21, demo: { email: expect.any(String), password: 'password' } });
+    expect(reply.json()).toMatchObject({ users: 7, wallets: 7, meters: 7, settlements: 7, conversions: 7, offers: 7, inserted: 63, demo: { email: expect.any(String), password: 'password' } });
     expect(await db.query('select count(*)::int as n from "user"')).toEqual([{ n: 7 }]);
     expect(completed).toEqual([{ users: 7, wallets: 7, meters: 7, seed: 1 }]);
     expect((await call('POST', '/admin/seed', { users: 7 })).json()).toMatchObject({ users: 7, inserted: 0 });
-    expect((await call('POST', '/admin/seed', { users: 3, trades: 4, seed: 1 })).json()).toMatchObject({ trades: 4, transactionLogs: 8 });
+    expect((await call('POST', '/admin/seed', { users: 3, trades: 4, seed: 1 })).json()).toMatchObject({ trades: 4, transactionLogs: 8 + 3 * 3 });
   });
 
   it('is refused with 403 in production, with 409 while migrations are pending, and for impossible sets', async () => {

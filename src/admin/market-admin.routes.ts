@@ -1,9 +1,9 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
-import { idSchema, nullableString, strictObject, timestampSchema, serialIdSchema } from '../http/schemas.ts';
-import { conversionSchema, paymentIdSchema, paymentOutcomeSchema, settledSchema } from '../idrs/idrs.routes.ts';
+import { idSchema, nullableString, serialIdSchema, strictObject, timestampSchema } from '../http/schemas.ts';
+import { paymentIdSchema, paymentOutcomeSchema, settledSchema } from '../idrs/idrs.routes.ts';
 import { settleConversion } from '../idrs/conversion.service.ts';
-import { CAPACITY, ENERGY } from '../ledger/amounts.ts';
+import { CAPACITY, ENERGY, IDRS } from '../ledger/amounts.ts';
 import { limitsView, setLimits } from '../limits/limits.service.ts';
 import { findMeter, issueDeviceKey, issuePairingCode, provisionMeter, setCapacity, toProvisionedMeterView } from '../meters/provisioning.service.ts';
 
@@ -87,7 +87,7 @@ const settleSchema = {
     "Settles a PENDING conversion by hand, as the gateway's webhook would: when the operator has seen the payment (or payout) " +
     'and the webhook did not come. Same rules: once per conversion, idempotent on paymentId, written to the audit log.',
   params: strictObject({ conversionId: serialIdSchema }),
-  body: strictObject({ paymentId: paymentIdSchema, outcome: paymentOutcomeSchema, idrAmount: Type.Optional(conversionSchema.properties.idrAmount) }),
+  body: strictObject({ paymentId: paymentIdSchema, outcome: paymentOutcomeSchema, idrAmount: Type.Optional(IDRS.schema) }),
   response: { 200: settledSchema, ...problemResponses },
 };
 

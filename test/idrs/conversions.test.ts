@@ -108,6 +108,11 @@ describe('IDRS conversions against payment', () => {
   it('an operator confirms a payment through the admin API, audited, under the same once-only rule', async () => {
     const conversion = await onRamp(bob, '250');
     const id = paymentId();
+    const settleUrl = `/admin/idrs/conversions/${conversion.conversionId}/settle`;
+    expectProblem(await adminCall(api, 'POST', settleUrl, { paymentId: id, outcome: 'PAID', idrAmount: '250.001' }), 400, 'VALIDATION_FAILED');
+    expectProblem(await adminCall(api, 'POST', settleUrl, { paymentId: id, outcome: 'PAID', idrAmount: '2500' }), 409, 'PAYMENT_MISMATCH');
+    expectProblem(await adminCall(api, 'POST', settleUrl, { paymentId: id, outcome: 'REFUNDED' }), 400, 'VALIDATION_FAILED');
+    expect(await idrsOf(bob)).toBe('0.00');
     const reply = await adminCall(api, 'POST', `/admin/idrs/conversions/${conversion.conversionId}/settle`, { paymentId: id, outcome: 'PAID' });
     expect(reply.statusCode, reply.body).toBe(200);
     expect(reply.json()).toMatchObject({ duplicate: false, conversion: { status: 'COMPLETED', settledBy: 'operator', idrsBalance: '250.00' } });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../../src/http/signed-request.ts';
-import { adminCall, expectProblem, nextTimestamp, ownMeter, provisionMeter, settle, signedPost, signUp, startApi, tableCounts, type Account, type Api, type ProvisionedMeter } from '../api.ts';
+import { adminCall, auditEntries, expectProblem, nextTimestamp, ownMeter, provisionMeter, settle, signedPost, signUp, startApi, tableCounts, type Account, type Api, type ProvisionedMeter } from '../api.ts';
 
 const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
 const balance = async (api: Api, account: Account) =>
@@ -99,6 +99,12 @@ describe('meters and settlements', () => {
     expect(shown.json()).toMatchObject({ userId: bob.userId, hasDeviceKey: true, pairingExpiresAt: null });
     expect(shown.body).not.toContain(meter.deviceKey);
     expectProblem(await adminCall(api, 'POST', '/admin/meters/MTR-BOB-1/pairing-code'), 409, 'METER_TAKEN');
+    // the audit log records the provisioning, never the secrets its reply showed
+    const [entry] = await auditEntries(api, 'meters.provision');
+    expect(entry).toMatchObject({ outcome: 'succeeded', result: { meterId: expect.any(String) } });
+    const audited = JSON.stringify(await api.db.query('select * from enerlink_admin_audit'));
+    expect(audited).not.toContain(meter.deviceKey);
+    expect(audited).not.toContain(meter.pairingCode);
   });
 
   it('refuses an expired pairing code, and a new one from the operator works', async () => {

@@ -1,4 +1,4 @@
-// npm run bench:http: requests per second and p99 latency of GET /users/:userId, POST /trades and
+// npm run bench:http: requests per second and p99 latency of GET /users/:userId, POST /trades (taking offers) and
 // an admin read (GET /admin/migrations: token, rate limit, audit row) against a bare Fastify route returning a constant, in the same run, on a seeded database.
 // Then, side by side, GET /users/me alone and while BENCH_HTTP_LOGIN_STORM (50) connections send
 // wrong logins (bcrypt at cost 10 each): what a burst of password guesses costs everyone else.
@@ -93,7 +93,13 @@ try {
   };
   const uncached = await run('GET /users/:userId (uncached)', `http://127.0.0.1:${uncachedPorts.app}`, userRead);
   const cached = await run('GET /users/:userId (cached)', appUrl, userRead);
-  const trades = await run('POST /trades', appUrl, {
+  // Trades take offers: each trader offers 100,000 kWh (of its 1,000,000) at 1,500 IDRS/kWh, and
+  // every request takes 0.001 kWh of another trader's offer.
+  await db.query(`insert into market_offer (seller_user_id, energy_kwh, remaining_kwh, price_idrs_per_kwh, status, expires_at)
+    select 'user_bench_' || lpad(g::text, 6, '0'), 100000, 100000, 1500, 'OPEN', now() + interval '1 day'
+    from generate_series(1, ${TRADERS}) g order by g`);
+  const offerOf = new Map((await db.query('select offer_id::text, seller_user_id from market_offer')).map(row => [row.seller_user_id, row.offer_id as string]));
+  const trades = await run('POST /trades (taking offers)', appUrl, {
     method: 'POST',
     setupRequest: request => {
       const buyer = Math.floor(Math.random() * TRADERS);
@@ -102,10 +108,14 @@ try {
         ...request,
         path: '/trades',
         headers: { authorization: `Bearer ${tokens[buyer]}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ sellerUserId: userId(seller + 1), energyKwh: '0.001', priceIdrsPerKwh: '1500.00' }),
+        body: JSON.stringify({ offerId: offerOf.get(userId(seller + 1)), energyKwh: '0.001' }),
       };
     },
   });
+  // what the offers gave up is what the trades took: no kWh taken twice
+  const [offered] = await db.query(`select (select sum(energy_kwh - remaining_kwh) from market_offer)::text as taken,
+    (select sum(traded_energy_kwh) from market_trade)::text as traded`);
+  if (offered.taken !== offered.traded) throw new Error(`offers gave up ${offered.taken} kWh but trades took ${offered.traded}`);
 
   const admin = await run('GET /admin/migrations (+ audit row)', appUrl, {
     method: 'GET',
@@ -151,7 +161,8 @@ try {
   );
   console.log(
     `POST /trades: ${trades.total} trades measured (${conservation.trades} market_trade rows with the warm-up, ${conservation.logs} log rows); ` +
-      `total energy ${conservation.energy} kWh and IDRS ${conservation.idrs} (seeded ${USERS * 1_000_000}.000000 and ${USERS * 1_000_000_000}.00)`,
+      `total energy ${conservation.energy} kWh and IDRS ${conservation.idrs} (seeded ${USERS * 1_000_000}.000000 and ${USERS * 1_000_000_000}.00); ` +
+      `offers gave up ${offered.taken} kWh, trades took ${offered.traded} kWh`,
   );
   console.log(`GET /admin/migrations: ${admin.total} requests measured, ${audited} audit rows written (with the warm-up)`);
   console.log(

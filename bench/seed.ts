@@ -1,5 +1,5 @@
-// npm run bench:seed [-- --users 100000 --runs 3]: seeds N users, each with a wallet and a smart
-// meter, through the seeder (orm.seeder + DatabaseSeeder) into a freshly migrated database, then
+// npm run bench:seed [-- --users 100000 --runs 3]: seeds N households (a user, a wallet, a smart
+// meter, a settlement, a conversion, an offer and their ledger rows), through the seeder (orm.seeder + DatabaseSeeder) into a freshly migrated database, then
 // COPYs the same number of equivalent rows straight into another freshly migrated database, in
 // the same run. Runs alternate and medians are reported, with the ratio (goal: the seeder at
 // least half as fast as COPY) and the seeder's peak memory, measured in a process of its own per
@@ -134,14 +134,33 @@ function copyData(users: number): Array<{ sql: string; text: string[] }> {
   const tables = {
     user: { sql: 'copy "user" (user_id, name, email, password_hash, created_at, updated_at) from stdin', text: [] as string[] },
     wallet: { sql: 'copy wallet (wallet_address, user_id, wallet_name, energy_balance, idrs_balance, is_active, created_at, updated_at) from stdin', text: [] as string[] },
-    meter: { sql: 'copy smart_meter (meter_id, user_id, location, status, capacity_kw, created_at, updated_at) from stdin', text: [] as string[] },
+    meter: {
+      sql: 'copy smart_meter (meter_id, user_id, location, status, capacity_kw, created_at, updated_at, device_key, provisioned_at, claimed_at) from stdin',
+      text: [] as string[],
+    },
+    settlement: { sql: 'copy energy_settlement (meter_id, period_start, period_end, net_kwh, status, created_at) from stdin', text: [] as string[] },
+    conversion: {
+      sql: 'copy idrs_conversion (user_id, wallet_address, conversion_type, idr_amount, idrs_amount, exchange_rate, status, created_at, payment_id, settled_by, settled_at) from stdin',
+      text: [] as string[],
+    },
+    offer: { sql: 'copy market_offer (seller_user_id, energy_kwh, remaining_kwh, price_idrs_per_kwh, status, expires_at, created_at, updated_at) from stdin', text: [] as string[] },
+    log: { sql: 'copy transaction_log (user_id, transaction_type, description, amount, currency, transaction_timestamp) from stdin', text: [] as string[] },
   };
   for (let i = 0; i < users; i++) {
     const joined = new Date(Date.UTC(2024, 10, 2) + i * 60_000).toISOString();
     const userId = `user_${Date.parse(joined)}_${hex(8)}`;
     tables.user.text.push(`${userId}\tUser Number ${i}\t${hex(8)}.user${i}@example.com\t${hash}\t${joined}\t${joined}\n`);
     tables.wallet.text.push(`0x${hex(40)}\t${userId}\tMain wallet\t${(i % 500) + 0.123456}\t${(i % 50_000) * 100 + 0.25}\tt\t${joined}\t${joined}\n`);
-    tables.meter.text.push(`MTR-${hex(10).toUpperCase()}\t${userId}\tJl. Sudirman No. ${i % 250}, Jakarta\tACTIVE\t${(i % 9) + 1.3}\t${joined}\t${joined}\n`);
+    const meterId = `MTR-${hex(10).toUpperCase()}`;
+    const wallet = tables.wallet.text.at(-1)!.split('\t')[0];
+    tables.meter.text.push(`${meterId}\t${userId}\tJl. Sudirman No. ${i % 250}, Jakarta\tACTIVE\t${(i % 9) + 1.3}\t${joined}\t${joined}\t${hex(43)}\t${joined}\t${joined}\n`);
+    tables.settlement.text.push(`${meterId}\t${joined}\t${joined}\t1.234567\tSETTLED\t${joined}\n`);
+    const payment = `fixture_${hex(24)}`;
+    tables.conversion.text.push(`${userId}\t${wallet}\tON_RAMP\t100000.25\t100000.25\t1.00000000\tCOMPLETED\t${joined}\t${payment}\tgateway\t${joined}\n`);
+    tables.offer.text.push(`${userId}\t12.345678\t12.345678\t1500.00\tOPEN\t2099-12-31T00:00:00Z\t${joined}\t${joined}\n`);
+    tables.log.text.push(`${userId}\tENERGY_SETTLEMENT\tsettlement of meter ${meterId}: exported 1.234567 kWh from ${joined} to ${joined}\t1.234567\tKWH\t${joined}\n`);
+    tables.log.text.push(`${userId}\tIDRS_ON_RAMP_REQUESTED\tconversion ${payment}: ON_RAMP of 100000.25 IDR on wallet ${wallet} awaits its payment\t0.00\tIDRS\t${joined}\n`);
+    tables.log.text.push(`${userId}\tIDRS_ON_RAMP\tconversion ${payment}: ON_RAMP of 100000.25 IDR paid (payment ${payment}, confirmed by the gateway)\t100000.25\tIDRS\t${joined}\n`);
   }
   // about 1,000 rows a chunk, as a stream of a file would deliver them
   return Object.values(tables).map(({ sql, text }) => ({
@@ -185,14 +204,15 @@ function describe(label: string, rows: number, measures: Measure[]): number {
 }
 
 for (const users of sizes) {
-  const rows = users * 3;
+  // a household is 9 rows: user, wallet, meter, settlement, conversion, offer and 3 ledger rows
+  const rows = users * 9;
   const seeder: Measure[] = [];
   const copy: Measure[] = [];
   for (let run = 0; run < runs; run++) {
     seeder.push(await seederRun(users));
     copy.push(await copyRun(users));
   }
-  console.log(`${thousands(users)} users, ${thousands(rows)} rows (users, wallets, smart meters), ${runs} run(s) each:`);
+  console.log(`${thousands(users)} users, ${thousands(rows)} rows (households: user, wallet, meter, settlement, conversion, offer, 3 ledger rows), ${runs} run(s) each:`);
   const seederMs = describe('seeder:', rows, seeder);
   const copyMs = describe('COPY:  ', rows, copy);
   console.log(`  ratio seeder/COPY: ${(copyMs / seederMs).toFixed(2)} (goal: at least 0.5)`);

@@ -15,6 +15,7 @@ import meterRoutes from './meters/meters.routes.ts';
 import lifecyclePlugin from './plugins/lifecycle.ts';
 import ormPlugin from './plugins/orm.ts';
 import readsPlugin from './plugins/reads.ts';
+import offerRoutes from './trading/offers.routes.ts';
 import tradeRoutes from './trading/trades.routes.ts';
 import redisPlugin from './plugins/redis.ts';
 import userRoutes from './users/users.routes.ts';
@@ -31,7 +32,7 @@ export interface AppDependencies {
 export const REDACTED_LOG_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
-  ...['password', 'token', 'adminToken', 'jwtSecret'].flatMap(key => [key, `*.${key}`]),
+  ...['password', 'token', 'adminToken', 'jwtSecret', 'paymentWebhookSecret', 'deviceKey', 'pairingCode'].flatMap(key => [key, `*.${key}`]),
 ];
 
 /** The service's logger settings; `stream` sends the lines elsewhere than stdout (tests read them). */
@@ -60,8 +61,9 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   await app.register(userRoutes);
   await app.register(walletRoutes);
   await app.register(meterRoutes);
+  await app.register(offerRoutes);
   await app.register(tradeRoutes);
-  await app.register(idrsRoutes);
+  await app.register(idrsRoutes, { webhookSecret: deps.config.paymentWebhookSecret });
   await app.register(adminRoutes, { config: deps.config });
   await app.register(adminUi);
   return app;

@@ -54,11 +54,16 @@ const schema = {
     LOGIN_RATE_LIMIT_PER_ACCOUNT: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10 },
     // parsed by parseTrustProxy: false, a hop count, or a list of proxy addresses
     TRUST_PROXY: { type: 'string', default: 'false' },
+    // No minLength either: loadConfig checks it without echoing the secret.
+    PAYMENT_WEBHOOK_SECRET: { type: 'string' },
   },
 } as const;
 
 /** Shortest ADMIN_TOKEN accepted (as long as JWT_SECRET's minimum: guessing it must be hopeless). */
 export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
+/** Shortest PAYMENT_WEBHOOK_SECRET accepted: the gateway signs with it, so it is as hard to guess as JWT_SECRET. */
+export const MIN_PAYMENT_WEBHOOK_SECRET_LENGTH = 32;
 
 /** Shortest HMAC secret accepted for signing access tokens (256 bits of ASCII). */
 export const MIN_JWT_SECRET_LENGTH = 32;
@@ -126,6 +131,10 @@ export interface AppConfig {
    * entry is written by the client.
    */
   readonly trustProxy: TrustProxy;
+  /** HMAC key the payment gateway signs its webhooks with (confirming an ON_RAMP's payment). */
+  readonly paymentWebhookSecret: string;
+  /** True when `PAYMENT_WEBHOOK_SECRET` was unset and a random one was made for this process (not in production). */
+  readonly paymentWebhookSecretGenerated: boolean;
   /** What the fixture seeder builds (`npm run seed`, `npx mikro-orm seeder:run`, `npm run db:reset`). */
   readonly seeding: SeedingConfig;
 }
@@ -174,6 +183,7 @@ interface RawEnv {
   LOGIN_RATE_LIMIT_PER_ADDRESS: number;
   LOGIN_RATE_LIMIT_PER_ACCOUNT: number;
   TRUST_PROXY: string;
+  PAYMENT_WEBHOOK_SECRET?: string;
 }
 
 /**
@@ -199,6 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const isProduction = raw.NODE_ENV === 'production';
   const jwtSecret = checkJwtSecret(raw.JWT_SECRET, isProduction);
   const adminToken = checkAdminToken(raw.ADMIN_TOKEN);
+  const paymentWebhookSecret = checkSecret('PAYMENT_WEBHOOK_SECRET', raw.PAYMENT_WEBHOOK_SECRET, MIN_PAYMENT_WEBHOOK_SECRET_LENGTH, isProduction);
   return Object.freeze({
     nodeEnv: raw.NODE_ENV,
     isProduction,
@@ -233,6 +244,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     loginRateLimitPerAddress: raw.LOGIN_RATE_LIMIT_PER_ADDRESS,
     loginRateLimitPerAccount: raw.LOGIN_RATE_LIMIT_PER_ACCOUNT,
     trustProxy: parseTrustProxy(raw.TRUST_PROXY),
+    paymentWebhookSecret: paymentWebhookSecret ?? randomBytes(32).toString('base64url'),
+    paymentWebhookSecretGenerated: paymentWebhookSecret === undefined,
     seeding: Object.freeze({
       seed: raw.SEED,
       users: raw.SEED_USERS,
@@ -261,14 +274,18 @@ function describeSchemaError(error: unknown, env: NodeJS.ProcessEnv): string {
   return `Invalid environment variable ${name}: ${first.message}${allowed}, got ${JSON.stringify(env[name])}`;
 }
 
-// Never echoes the value: it is a secret.
 function checkJwtSecret(value: string | undefined, isProduction: boolean): string | undefined {
+  return checkSecret('JWT_SECRET', value, MIN_JWT_SECRET_LENGTH, isProduction);
+}
+
+// A secret required in production and long enough. Never echoes the value.
+function checkSecret(name: string, value: string | undefined, minLength: number, isProduction: boolean): string | undefined {
   if (value === undefined) {
-    if (isProduction) throw new ConfigError('Invalid environment variable JWT_SECRET: required when NODE_ENV=production');
+    if (isProduction) throw new ConfigError(`Invalid environment variable ${name}: required when NODE_ENV=production`);
     return undefined;
   }
-  if (value.length < MIN_JWT_SECRET_LENGTH) {
-    throw new ConfigError(`Invalid environment variable JWT_SECRET: must be at least ${MIN_JWT_SECRET_LENGTH} characters, got ${value.length}`);
+  if (value.length < minLength) {
+    throw new ConfigError(`Invalid environment variable ${name}: must be at least ${minLength} characters, got ${value.length}`);
   }
   return value;
 }

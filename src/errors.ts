@@ -24,8 +24,9 @@ export const InvalidPeriodError = createError<'INVALID_PERIOD', 400, [string]>('
 export const InvalidPasswordError = createError<'INVALID_PASSWORD', 400, [string]>('INVALID_PASSWORD', '%s', 400);
 /** A trade whose seller is the buyer. */
 export const SelfTradeError = createError<'SELF_TRADE', 400, []>('SELF_TRADE', 'A user cannot buy energy from themselves', 400);
-/** A trade naming a seller that does not exist. */
-export const UnknownSellerError = createError<'UNKNOWN_SELLER', 400, [string]>('UNKNOWN_SELLER', 'There is no user %s to buy from', 400);
+
+/** A signed request (meter, payment gateway) without a valid signature, or with a timestamp too far from now. */
+export const SignatureInvalidError = createError<'SIGNATURE_INVALID', 401, [string]>('SIGNATURE_INVALID', '%s', 401);
 
 /** Login with an unknown email or a wrong password (the reply does not say which). */
 export const InvalidCredentialsError = createError<'INVALID_CREDENTIALS', 401, []>('INVALID_CREDENTIALS', 'Wrong email or password', 401);
@@ -37,6 +38,13 @@ export const TokenRevokedError = createError<'TOKEN_REVOKED', 401, []>('TOKEN_RE
 /** An admin action where the build or the environment forbids it (seeding a production database). */
 export const AdminForbiddenError = createError<'ADMIN_FORBIDDEN', 403, [string]>('ADMIN_FORBIDDEN', '%s', 403);
 
+/** A meter claim whose pairing code is wrong, expired or already used (the reply does not say which). */
+export const PairingRefusedError = createError<'PAIRING_REFUSED', 403, [string]>(
+  'PAIRING_REFUSED',
+  'Meter %s cannot be claimed with this pairing code: it is wrong, expired or already used; ask the operator for a new one',
+  403,
+);
+
 /** No such user. */
 export const UserNotFoundError = createError<'USER_NOT_FOUND', 404, [string]>('USER_NOT_FOUND', 'User %s not found', 404);
 /** No such wallet among the caller's (another user's wallet is "not found" too). */
@@ -45,6 +53,10 @@ export const WalletNotFoundError = createError<'WALLET_NOT_FOUND', 404, [string]
 export const MeterNotFoundError = createError<'METER_NOT_FOUND', 404, [string]>('METER_NOT_FOUND', 'Meter %s not found', 404);
 /** No such trade among the caller's. */
 export const TradeNotFoundError = createError<'TRADE_NOT_FOUND', 404, [string]>('TRADE_NOT_FOUND', 'Trade %s not found', 404);
+/** No such offer (another user's closed offer is "not found" too). */
+export const OfferNotFoundError = createError<'OFFER_NOT_FOUND', 404, [string]>('OFFER_NOT_FOUND', 'Offer %s not found', 404);
+/** No such conversion among the caller's (or, for the operator and the gateway, at all). */
+export const ConversionNotFoundError = createError<'CONVERSION_NOT_FOUND', 404, [string]>('CONVERSION_NOT_FOUND', 'Conversion %s not found', 404);
 /** A migration name (or 14-digit version) that no migration file has. */
 export const MigrationNotFoundError = createError<'MIGRATION_NOT_FOUND', 404, [string]>('MIGRATION_NOT_FOUND', 'There is no migration %s', 404);
 /** No route for the method and path. */
@@ -64,6 +76,20 @@ export const InsufficientBalanceError = createError<'INSUFFICIENT_BALANCE', 409,
 export const BalanceLimitError = createError<'BALANCE_LIMIT_EXCEEDED', 409, [string]>('BALANCE_LIMIT_EXCEEDED', '%s', 409);
 /** A settlement period overlapping one already recorded for the meter. */
 export const SettlementOverlapError = createError<'SETTLEMENT_OVERLAP', 409, [string]>('SETTLEMENT_OVERLAP', '%s', 409);
+/** A settlement claiming more energy than the meter's capacity could export in the period. */
+export const CapacityExceededError = createError<'CAPACITY_EXCEEDED', 409, [string]>('CAPACITY_EXCEEDED', '%s', 409);
+/** A meter nobody has claimed yet: its energy would credit no one. */
+export const MeterUnclaimedError = createError<'METER_UNCLAIMED', 409, [string]>('METER_UNCLAIMED', '%s', 409);
+/** A signed request whose timestamp is not after the last one accepted from the same signer. */
+export const SignatureReplayedError = createError<'SIGNATURE_REPLAYED', 409, [string]>('SIGNATURE_REPLAYED', '%s', 409);
+/** An offer that is filled, cancelled or expired, or holds less energy than asked. */
+export const OfferUnavailableError = createError<'OFFER_UNAVAILABLE', 409, [string]>('OFFER_UNAVAILABLE', '%s', 409);
+/** A per-user limit (meters, open offers, trade size) stands in the way; `limit` and `max` say which. */
+export const LimitExceededError = createError<'LIMIT_EXCEEDED', 409, [string]>('LIMIT_EXCEEDED', '%s', 409);
+/** A conversion already settled otherwise than this request asks. */
+export const ConversionSettledError = createError<'CONVERSION_SETTLED', 409, [string]>('CONVERSION_SETTLED', '%s', 409);
+/** A payment that does not match its conversion (amount), or a payment id already used for another conversion. */
+export const PaymentMismatchError = createError<'PAYMENT_MISMATCH', 409, [string]>('PAYMENT_MISMATCH', '%s', 409);
 /** A migration run (or a restore) holds the fleet lock; the problem's `running` says what it is. */
 export const MigrationRunningError = createError<'MIGRATION_RUNNING', 409, [string]>('MIGRATION_RUNNING', '%s', 409);
 /** A `down` to a migration that is not applied. */

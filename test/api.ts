@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { AppConfig } from '../src/config.ts';
+import { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER } from '../src/http/signed-request.ts';
 import { migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { buildTestApp, createTestDatabase, type TestDatabase } from './helper.ts';
 
@@ -68,6 +69,68 @@ export async function tableCounts(db: TestDatabase): Promise<Record<string, numb
     (select count(*) from smart_meter)::int as meters, (select count(*) from energy_settlement)::int as settlements,
     (select count(*) from market_trade)::int as trades, (select count(*) from transaction_log)::int as logs,
     (select count(*) from idrs_conversion)::int as conversions, (select count(*) from token_blacklist)::int as blacklisted,
+    (select count(*) from market_offer)::int as offers, (select coalesce(sum(remaining_kwh), 0)::text from market_offer where status = 'OPEN') as offered,
+    (select count(*) from smart_meter where user_id is not null)::int as claimed, (select count(*) from idrs_conversion where status = 'PENDING')::int as pending,
     (select coalesce(sum(energy_balance), 0)::text from wallet) as energy, (select coalesce(sum(idrs_balance), 0)::text from wallet) as idrs`);
   return row;
+}
+
+/** Calls the admin API of the app with the admin token its config generated. */
+export function adminCall(api: Api, method: 'GET' | 'POST', url: string, payload?: object): Promise<LightMyRequestResponse> {
+  return api.app.inject({ method, url, headers: { authorization: `Bearer ${api.db.config.adminToken}` }, ...(payload && { payload }) });
+}
+
+/** A meter the operator provisioned: its device key and pairing code, as the admin API showed them once. */
+export interface ProvisionedMeter {
+  meterId: string;
+  deviceKey: string;
+  pairingCode: string;
+}
+
+/** Provisions a meter through the admin API. */
+export async function provisionMeter(api: Api, meterId: string, capacityKw = '5', location?: string): Promise<ProvisionedMeter> {
+  const reply = await adminCall(api, 'POST', '/admin/meters', { meterId, capacityKw, ...(location && { location }) });
+  expect(reply.statusCode, reply.body).toBe(201);
+  const { deviceKey, pairingCode } = reply.json();
+  return { meterId, deviceKey, pairingCode };
+}
+
+/**
+ * Provisions a meter and has `account` claim it with its pairing code; `claimedDaysAgo` moves
+ * the claim back in time (a settlement covers only time after the claim).
+ */
+export async function ownMeter(api: Api, account: Account, meterId: string, capacityKw = '5', claimedDaysAgo = 10): Promise<ProvisionedMeter> {
+  const meter = await provisionMeter(api, meterId, capacityKw);
+  const claimed = await api.app.inject({ method: 'POST', url: '/meters', headers: account.headers, payload: { meterId, pairingCode: meter.pairingCode } });
+  expect(claimed.statusCode, claimed.body).toBe(201);
+  await api.db.query(`update smart_meter set claimed_at = now() - make_interval(days => ?) where meter_id = ?`, [claimedDaysAgo, meterId]);
+  return meter;
+}
+
+/** POSTs `payload` (an object, or JSON text as it is) signed with `key` at `timestamp`, as a meter or the gateway does. */
+export function signedPost(api: Api, url: string, key: string, payload: object | string, timestamp: number = Date.now()): Promise<LightMyRequestResponse> {
+  const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
+  return api.app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json', [TIMESTAMP_HEADER]: String(timestamp), [SIGNATURE_HEADER]: signBody(key, timestamp, body) },
+    payload: body,
+  });
+}
+
+let lastTimestamp = 0;
+/** A signing time newer than any before it in this process, as a meter's clock gives. */
+export function nextTimestamp(): number {
+  lastTimestamp = Math.max(Date.now(), lastTimestamp + 1);
+  return lastTimestamp;
+}
+
+/** The meter sends a settlement, signed with its device key. */
+export function settle(api: Api, meter: ProvisionedMeter, payload: object | string, timestamp = nextTimestamp()): Promise<LightMyRequestResponse> {
+  return signedPost(api, `/meters/${meter.meterId}/settlements`, meter.deviceKey, payload, timestamp);
+}
+
+/** The newest admin audit entries of one action, newest first. */
+export async function auditEntries(api: Api, action: string): Promise<Array<Record<string, any>>> {
+  return api.db.query('select action, outcome, status_code, params, result from enerlink_admin_audit where action = ? order by id desc', [action]);
 }

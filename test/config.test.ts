@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 
 const SECRET = 'a-production-secret-of-32-chars!!';
+const WEBHOOK_SECRET = 'a-payment-gateway-secret-of-32-chars';
 
 describe('loadConfig', () => {
   it('works with no variables at all, with development defaults', () => {
@@ -26,8 +27,8 @@ describe('loadConfig', () => {
   });
 
   it('listens on every interface in production unless HOST says otherwise', () => {
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET }).host).toBe('0.0.0.0');
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, HOST: '10.1.2.3' }).host).toBe('10.1.2.3');
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET }).host).toBe('0.0.0.0');
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET, HOST: '10.1.2.3' }).host).toBe('10.1.2.3');
   });
 
   it('refuses a HOST that is neither an IP address nor a host name, naming HOST, not the database', () => {
@@ -38,11 +39,27 @@ describe('loadConfig', () => {
   });
 
   it('requires JWT_SECRET in production and makes a random one per process elsewhere', () => {
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET })).toMatchObject({ jwtSecret: SECRET, jwtSecretGenerated: false });
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET })).toMatchObject({ jwtSecret: SECRET, jwtSecretGenerated: false });
     const first = loadConfig({});
     expect(first.jwtSecretGenerated).toBe(true);
     expect(first.jwtSecret.length).toBeGreaterThanOrEqual(32);
     expect(loadConfig({}).jwtSecret).not.toBe(first.jwtSecret);
+  });
+
+  it('requires PAYMENT_WEBHOOK_SECRET in production, with one line that never echoes it, and makes a random one elsewhere', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET })).toThrow(
+      new ConfigError('Invalid environment variable PAYMENT_WEBHOOK_SECRET: required when NODE_ENV=production'),
+    );
+    expect(() => loadConfig({ PAYMENT_WEBHOOK_SECRET: 'hunter2' })).toThrow(
+      new ConfigError('Invalid environment variable PAYMENT_WEBHOOK_SECRET: must be at least 32 characters, got 7'),
+    );
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: SECRET, PAYMENT_WEBHOOK_SECRET: WEBHOOK_SECRET })).toMatchObject({
+      paymentWebhookSecret: WEBHOOK_SECRET,
+      paymentWebhookSecretGenerated: false,
+    });
+    const first = loadConfig({});
+    expect(first.paymentWebhookSecretGenerated).toBe(true);
+    expect(loadConfig({}).paymentWebhookSecret).not.toBe(first.paymentWebhookSecret);
   });
 
   it('never echoes a rejected JWT_SECRET', () => {

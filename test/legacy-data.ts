@@ -46,6 +46,7 @@ export const PRIMARY_KEYS: Record<string, string> = {
   idrs_conversion: 'conversion_id',
   token_blacklist: 'id',
   energy_settlement: 'settlement_id',
+  market_offer: 'offer_id',
 };
 
 /** Every row of every table, as JSON text per table, ordered by primary key. */

@@ -3,7 +3,11 @@ import { decimal, FixtureStream, randomDigits } from '../../src/seeding/fixture-
 import { SmartMeter, type ISmartMeter } from '../../src/meters/smart-meter.entity.ts';
 import { FixtureFactory } from './fixture-factory.ts';
 
-/** Household `index`'s smart meter: a `MTR-` serial, an Indonesian street address, a status and a rooftop capacity. */
+/**
+ * Household `index`'s smart meter: a `MTR-` serial, an Indonesian street address, a status and a
+ * rooftop capacity; provisioned and claimed when the household joined, with a device key derived
+ * from the seed (fixture meters are for development: anyone with the SEED can sign as them).
+ */
 export class SmartMeterFactory extends FixtureFactory<ISmartMeter> {
   readonly model = SmartMeter;
 
@@ -18,6 +22,10 @@ export class SmartMeterFactory extends FixtureFactory<ISmartMeter> {
       capacityKw: decimal(faker.number.int({ min: 1_300, max: 10_000 }), 3), // 1.3 to 10 kWp
       createdAt: joinedAt,
       updatedAt: joinedAt,
+      // drawn after the columns above, so those stay what earlier releases seeded
+      deviceKey: randomDigits(faker, 43, 36),
+      provisionedAt: joinedAt,
+      claimedAt: joinedAt,
     };
   }
 }

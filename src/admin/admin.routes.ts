@@ -29,6 +29,7 @@ import { seedOptionsOf } from '../seeding/seed-options.ts';
 import { bearerToken, isAdminToken, tokenFingerprint } from './admin-token.ts';
 import { AuditLog, auditParams, outcomeOf, type AuditQuery } from './audit-log.ts';
 import statusRoutes from './status.routes.ts';
+import marketAdminRoutes from './market-admin.routes.ts';
 import { auditSchema, downSchema, purgeSchema, runsSchema, seedSchema, statusSchema, upSchema, verifySchema } from './admin.schemas.ts';
 
 declare module 'fastify' {
@@ -228,6 +229,9 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
 
   // the read-only views of the database and the cache, under the hooks above
   await app.register(statusRoutes);
+
+  // The market's operator endpoints (meters, limits, payments): under the same hooks as the above.
+  await app.register(marketAdminRoutes);
 
   app.get<{ Querystring: AuditQuery }>('/admin/audit', { schema: auditSchema, config: { action: 'audit.list' } }, async request => {
     const page = await audit.list(request.query);

@@ -31,6 +31,19 @@ export default fp(
           securitySchemes: {
             adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the service' },
             userToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The token POST /auth/login returns' },
+            // OpenAPI has no HMAC scheme: the header is named, the signature is described on the route
+            meterSignature: {
+              type: 'apiKey',
+              in: 'header',
+              name: 'x-enerlink-signature',
+              description: 'sha256=<hex HMAC-SHA256 of "<x-enerlink-timestamp>.<body>"> with the meter\'s device key',
+            },
+            gatewaySignature: {
+              type: 'apiKey',
+              in: 'header',
+              name: 'x-enerlink-signature',
+              description: 'sha256=<hex HMAC-SHA256 of "<x-enerlink-timestamp>.<body>"> with PAYMENT_WEBHOOK_SECRET',
+            },
           },
         },
       },

@@ -6,6 +6,14 @@ import { InvalidJsonError } from '../errors.ts';
 // and its key. Weak, so a body's texts go with the body.
 const numberSources = new WeakMap<object, Map<string, string>>();
 
+// The body text of every request the JSON parser read, for the routes whose callers sign it.
+const rawBodies = new WeakMap<object, string>();
+
+/** The JSON body of `request` exactly as it arrived (what a signature covers); undefined without one. */
+export function rawBodyOf(request: object): string | undefined {
+  return rawBodies.get(request);
+}
+
 /**
  * Makes every JSON body of the app keep the exact text of each number the client sent, next
  * to the number itself: a schema typed `number`/`integer` sees a number, a `string` field is
@@ -15,7 +23,8 @@ const numberSources = new WeakMap<object, Map<string, string>>();
  */
 export function parseJsonExactly(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    rawBodies.set(request, body as string);
     try {
       done(null, JSON.parse(body as string, recordNumberSource as (key: string, value: unknown) => unknown));
     } catch (error) {

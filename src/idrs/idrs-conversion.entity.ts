@@ -7,6 +7,7 @@ export const IdrsConversion = defineEntity({
   name: 'IdrsConversion',
   tableName: 'idrs_conversion',
   indexes: [{ name: 'idx_idrsconversion_user_id', properties: ['user'] }],
+  uniques: [{ name: 'idrs_conversion_payment_id_unique', properties: ['paymentId'] }],
   properties: {
     conversionId: p.bigint('string').primary().autoincrement(),
     user: () =>
@@ -28,6 +29,10 @@ export const IdrsConversion = defineEntity({
     exchangeRate: p.decimal().precision(20).scale(8).defaultRaw('1'),
     status: p.string().length(20).default('PENDING'),
     createdAt: p.datetime().defaultRaw('now()').onCreate(() => new Date()),
+    paymentId: p.string().length(100).nullable().comment("The payment gateway's id of the payment or payout that settled the conversion"),
+    /** Who settled it: `gateway` (signed webhook) or `operator` (admin API). */
+    settledBy: p.string().length(20).nullable(),
+    settledAt: p.datetime().nullable(),
   },
 });
 

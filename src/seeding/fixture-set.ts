@@ -15,8 +15,14 @@ export const DEMO_LOGIN = { userId: 'user_demo', name: 'Demo User', email: 'demo
 export const FIXTURE_EPOCH_MS = Date.UTC(2024, 10, 2);
 const JOIN_INTERVAL_MS = 60_000;
 
+/**
+ * When the fixture offers expire: fixed (the same SEED gives the same bytes) and far enough away
+ * that the seeded market has open offers for as long as anyone develops against it.
+ */
+export const FIXTURE_OFFER_EXPIRY = new Date(Date.UTC(2099, 11, 31));
+
 /** Independent random streams of the fixture set: row `i` of one stream never depends on another stream. */
-export const FixtureStream = { users: 1, wallets: 2, meters: 3, trades: 4, household: 5 } as const;
+export const FixtureStream = { users: 1, wallets: 2, meters: 3, trades: 4, household: 5, settlements: 6, conversions: 7, offers: 8 } as const;
 export type FixtureStream = (typeof FixtureStream)[keyof typeof FixtureStream];
 
 /** Who a fixture household is: its user's id and the moment it joined, shared by its wallet and meter. */

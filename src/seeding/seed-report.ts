@@ -50,7 +50,11 @@ export function describeSummary(summary: SeedSummary): string {
     `${count(summary.users)} users`,
     `${count(summary.wallets)} wallets`,
     `${count(summary.meters)} smart meters`,
-    ...(summary.trades > 0 ? [`${count(summary.trades)} trades`, `${count(summary.transactionLogs)} transaction logs`] : []),
+    `${count(summary.settlements)} settlements`,
+    `${count(summary.conversions)} conversions`,
+    `${count(summary.offers)} offers`,
+    ...(summary.trades > 0 ? [`${count(summary.trades)} trades`] : []),
+    `${count(summary.transactionLogs)} transaction logs`,
   ];
   return (
     `Seeded ${tables.join(', ')} (seed ${summary.seed}): ${count(summary.rows)} rows, ${count(summary.inserted)} new, ` +

@@ -4,12 +4,19 @@ import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type { PoolClient } from 'pg';
 import type { QueryRunner } from '../db/query-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
+import { IdrsConversion } from '../idrs/idrs-conversion.entity.ts';
 import { TransactionLog } from '../ledger/transaction-log.entity.ts';
+import { EnergySettlement } from '../meters/energy-settlement.entity.ts';
 import { SmartMeter } from '../meters/smart-meter.entity.ts';
+import { MarketOffer } from '../trading/market-offer.entity.ts';
 import { MarketTrade } from '../trading/market-trade.entity.ts';
 import { User } from '../users/user.entity.ts';
 import { Wallet } from '../wallets/wallet.entity.ts';
+import { EnergySettlementFactory } from '../../seeders/factories/EnergySettlementFactory.ts';
 import type { FixtureFactory } from '../../seeders/factories/fixture-factory.ts';
+import { HouseholdLedgerFactory } from '../../seeders/factories/HouseholdLedgerFactory.ts';
+import { IdrsConversionFactory } from '../../seeders/factories/IdrsConversionFactory.ts';
+import { MarketOfferFactory } from '../../seeders/factories/MarketOfferFactory.ts';
 import { MarketTradeFactory } from '../../seeders/factories/MarketTradeFactory.ts';
 import { SmartMeterFactory } from '../../seeders/factories/SmartMeterFactory.ts';
 import { TransactionLogFactory } from '../../seeders/factories/TransactionLogFactory.ts';
@@ -40,6 +47,12 @@ export interface SeedSummary {
   users: number;
   wallets: number;
   meters: number;
+  /** One settled hour per meter, within its capacity. */
+  settlements: number;
+  /** One ON_RAMP per household, paid: the IDRS its wallet holds. */
+  conversions: number;
+  /** One offer per household: open, or cancelled where the wallet is inactive. */
+  offers: number;
   trades: number;
   transactionLogs: number;
   /** Every fixture row of the set. */
@@ -67,8 +80,9 @@ const YIELD_EVERY_ROWS = 500;
 const silent: SeedReporter = { warn() {}, progress() {}, completed() {} };
 
 /**
- * Builds the fixture set of `options` (users, each with one wallet and one smart meter, and
- * optionally trades with their ledger rows) into the database of `em`, then publishes
+ * Builds the fixture set of `options` (households: a user with one wallet, one provisioned and
+ * claimed smart meter, a settlement, a paid ON_RAMP and an offer; optionally trades with their
+ * ledger rows) into the database of `em`, then publishes
  * `seed.completed`. Idempotent: rows already present are skipped, other data is left alone. One
  * transaction on a connection of the ORM's pool; rows are generated a batch at a time and copied
  * in with one COPY per table and batch, so memory does not grow with the count.
@@ -92,10 +106,24 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
 
   const started = performance.now();
   const fixtures = new FixtureSet(options.seed, fixturePasswordHash(options.seed));
-  const households = [
+  const wallets = new WalletFactory(em, fixtures);
+  const meters = new SmartMeterFactory(em, fixtures);
+  const settlements = new EnergySettlementFactory(em, fixtures, meters);
+  const conversions = new IdrsConversionFactory(em, fixtures, wallets);
+  const ledger = { meters, settlements, conversions };
+  // a household: its user, wallet and meter; the meter's first settlement and the ON_RAMP that
+  // funded the wallet, each with its ledger rows; and its offer. Generated keys are replaced by
+  // what identifies a fixture row: a meter has one fixture settlement, a seller one fixture offer.
+  const households: Array<FixtureTable<any>> = [
     table(em, User, new UserFactory(em, fixtures)),
-    { ...table(em, Wallet, new WalletFactory(em, fixtures)), ownedThrough: 'user' },
-    { ...table(em, SmartMeter, new SmartMeterFactory(em, fixtures)), ownedThrough: 'user' },
+    { ...table(em, Wallet, wallets), ownedThrough: 'user' },
+    { ...table(em, SmartMeter, meters), ownedThrough: 'user' },
+    table(em, EnergySettlement, settlements, ['meter']),
+    { ...table(em, TransactionLog, new HouseholdLedgerFactory(em, fixtures, 'settlement', ledger), ['user', 'description']), ownedThrough: 'user' },
+    { ...table(em, IdrsConversion, conversions, ['paymentId']), ownedThrough: 'user' },
+    { ...table(em, TransactionLog, new HouseholdLedgerFactory(em, fixtures, 'on-ramp requested', ledger), ['user', 'description']), ownedThrough: 'user' },
+    { ...table(em, TransactionLog, new HouseholdLedgerFactory(em, fixtures, 'on-ramp paid', ledger), ['user', 'description']), ownedThrough: 'user' },
+    { ...table(em, MarketOffer, new MarketOfferFactory(em, fixtures, wallets), ['seller']), ownedThrough: 'seller' },
   ];
   const trading: Array<FixtureTable<any>> = [];
   if (options.trades > 0) {
@@ -104,14 +132,14 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
     trading.push(table(em, MarketTrade, tradeFactory, ['txHash']));
     trading.push(table(em, TransactionLog, new TransactionLogFactory(em, fixtures, tradeFactory), ['txHash', 'user']));
   }
-  const rowsTotal = options.users * 3 + options.trades * 3;
+  const rowsTotal = options.users * households.length + options.trades * 3;
   let rowsDone = 0;
   const advance = (rows: number) => reporter.progress((rowsDone += rows), rowsTotal);
 
   const connection = em.getConnection() as PostgreSqlConnection;
   // Through the ORM first: Kysely adopts the pg pool on its first query, and only a pool it
   // adopted is ended by orm.close(); a process that only borrowed it would hang until idle timeout.
-  await assertMigrated(connection, [...households, ...trading].map(({ writer }) => writer.tableName));
+  await assertMigrated(connection, [...new Set([...households, ...trading].map(({ writer }) => writer.tableName))]);
   const pool = await connection.getNativeClient();
   const client = await pool.connect();
   let inserted = 0;
@@ -147,8 +175,11 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
     users: options.users,
     wallets: options.users,
     meters: options.users,
+    settlements: options.users,
+    conversions: options.users,
+    offers: options.users,
     trades: options.trades,
-    transactionLogs: options.trades * 2,
+    transactionLogs: options.trades * 2 + options.users * 3,
     rows: rowsTotal,
     inserted,
     durationMs,

@@ -1,13 +1,15 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { User } from '../users/user.entity.ts';
+import { MarketOffer } from './market-offer.entity.ts';
 
-/** A settled purchase of energy by one user from another, priced in IDRS. */
+/** A settled purchase of energy by one user from another's offer, at the offer's price in IDRS. */
 export const MarketTrade = defineEntity({
   name: 'MarketTrade',
   tableName: 'market_trade',
   indexes: [
     { name: 'idx_markettrade_buyer_user', properties: ['buyer'] },
     { name: 'idx_markettrade_seller_user', properties: ['seller'] },
+    { name: 'idx_markettrade_offer_id', properties: ['offer'] },
   ],
   properties: {
     tradeId: p.bigint('string').primary().autoincrement(),
@@ -30,6 +32,8 @@ export const MarketTrade = defineEntity({
     totalIdrs: p.decimal().precision(20).scale(2),
     txHash: p.string().length(66).nullable(),
     tradeTimestamp: p.datetime().defaultRaw('now()').onCreate(() => new Date()),
+    /** The offer the trade took; null for trades from before offers. */
+    offer: () => p.manyToOne(MarketOffer).fieldName('offer_id').foreignKeyName('market_trade_offer_id_fkey').deleteRule('set null').nullable(),
   },
 });
 

@@ -1,17 +1,20 @@
+import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { InsufficientBalanceError, InvalidAmountError, SelfTradeError, TradeNotFoundError, UnknownSellerError } from '../errors.ts';
+import { InsufficientBalanceError, InvalidAmountError, OfferNotFoundError, OfferUnavailableError, SelfTradeError, TradeNotFoundError } from '../errors.ts';
 import type { PageQuery } from '../http/schemas.ts';
 import { Decimal, ENERGY, fixed, IDRS, LOG_AMOUNT, positiveAmount } from '../ledger/amounts.ts';
 import { recordMovement } from '../ledger/ledger.service.ts';
+import { limitExceeded, limitsOf } from '../limits/limits.service.ts';
 import { User } from '../users/user.entity.ts';
 import { lockTradingWallets, tradingWalletOf } from '../wallets/wallet.service.ts';
+import { MarketOffer } from './market-offer.entity.ts';
 import { MarketTrade, type IMarketTrade } from './market-trade.entity.ts';
+import { isOpen, toOfferView } from './offer.service.ts';
 
-/** A purchase the caller asks for: amounts as decimal text. */
-export interface TradeRequest {
-  sellerUserId: string;
+/** What a buyer takes: energy (decimal text) of one offer, at the offer's price. */
+export interface TakeRequest {
+  offerId: string;
   energyKwh: string;
-  priceIdrsPerKwh: string;
 }
 
 /** A trade as one of its two sides sees it. */
@@ -24,6 +27,8 @@ export interface TradeView {
   priceIdrsPerKwh: string;
   totalIdrs: string;
   tradeTimestamp: string;
+  /** The offer taken; null for a trade from before offers. */
+  offerId: string | null;
 }
 
 export function toTradeView(trade: IMarketTrade, userId: string): TradeView {
@@ -36,6 +41,7 @@ export function toTradeView(trade: IMarketTrade, userId: string): TradeView {
     priceIdrsPerKwh: trade.priceIdrsPerKwh,
     totalIdrs: trade.totalIdrs,
     tradeTimestamp: trade.tradeTimestamp.toISOString(),
+    offerId: trade.offer?.offerId ?? null,
   };
 }
 
@@ -45,30 +51,43 @@ export function tradeTotal(energyKwh: Decimal, priceIdrsPerKwh: Decimal): Decima
 }
 
 /**
- * The caller buys `energyKwh` from the seller at `priceIdrsPerKwh`, in one transaction: both
- * trading wallets are locked (FOR UPDATE, in address order), balances checked, energy moved
- * seller -> buyer and IDRS buyer -> seller, the trade inserted with one transaction_log row
- * per side. Any refusal rolls everything back.
+ * The caller takes `energyKwh` of an offer at its price, in one transaction: both trading
+ * wallets are locked (FOR UPDATE, in address order), then the offer row; the offer must be open,
+ * unexpired and hold the energy, the buyer's trade size limit allow it and their IDRS cover it.
+ * Energy moves seller -> buyer and IDRS buyer -> seller, the offer's remaining energy goes down
+ * (FILLED at zero), and the trade is inserted with one transaction_log row per side. Any refusal
+ * rolls everything back. Many buyers on one offer queue on its row: none can take what another took.
  */
-export async function buyEnergy(em: EntityManager, buyerUserId: string, request: TradeRequest): Promise<TradeView> {
-  const { sellerUserId } = request;
-  if (sellerUserId === buyerUserId) throw new SelfTradeError();
+export async function takeOffer(em: EntityManager, buyerUserId: string, request: TakeRequest): Promise<TradeView> {
   const energy = positiveAmount(request.energyKwh, 'energyKwh');
-  const price = positiveAmount(request.priceIdrsPerKwh, 'priceIdrsPerKwh');
-  const total = tradeTotal(energy, price);
-  if (total.isZero()) throw new InvalidAmountError('The total rounds to 0.00 IDRS: buy more energy or pay a higher price');
-  if (total.gt(LOG_AMOUNT.max)) throw new InvalidAmountError(`The total ${total.toFixed(2)} IDRS is above the limit of one trade`);
 
   return em.transactional(async tx => {
+    const listed = await tx.findOne(MarketOffer, { offerId: request.offerId });
+    if (!listed) throw new OfferNotFoundError(request.offerId);
+    const sellerUserId = listed.seller.userId;
+    if (sellerUserId === buyerUserId) throw new SelfTradeError();
+    // wallets first, in address order, as every other writer of them; then the offer
     const wallets = await lockTradingWallets(tx, [buyerUserId, sellerUserId]);
-    if (!wallets.has(sellerUserId) && (await tx.count(User, { userId: sellerUserId })) === 0) throw new UnknownSellerError(sellerUserId);
+    const offer = (await tx.findOne(MarketOffer, { offerId: request.offerId }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true }))!;
+    if (!isOpen(offer)) throw new OfferUnavailableError(`Offer ${offer.offerId} is ${toOfferView(offer).status}: it can no longer be taken`);
+    const remaining = new Decimal(offer.remainingKwh);
+    if (remaining.lt(energy)) {
+      throw new OfferUnavailableError(`Offer ${offer.offerId} has ${offer.remainingKwh} kWh left, less than ${energy.toFixed(ENERGY.scale)}`);
+    }
+    const { maxTradeKwh } = await limitsOf(tx, buyerUserId);
+    if (energy.gt(maxTradeKwh)) throw limitExceeded('maxTradeKwh', maxTradeKwh, `A trade of ${energy.toFixed()} kWh is larger than one trade may be`);
+    const price = new Decimal(offer.priceIdrsPerKwh);
+    const total = tradeTotal(energy, price);
+    if (total.isZero()) throw new InvalidAmountError('The total rounds to 0.00 IDRS: take more energy');
+    if (total.gt(LOG_AMOUNT.max)) throw new InvalidAmountError(`The total ${total.toFixed(2)} IDRS is above the limit of one trade`);
     const buyerWallet = tradingWalletOf(wallets, buyerUserId);
     const sellerWallet = tradingWalletOf(wallets, sellerUserId);
 
     const sellerEnergy = new Decimal(sellerWallet.energyBalance);
     const buyerIdrs = new Decimal(buyerWallet.idrsBalance);
-    // The seller's balance is not the buyer's business: the message does not give it.
-    if (sellerEnergy.lt(energy)) throw new InsufficientBalanceError(`The seller does not have ${energy.toFixed(ENERGY.scale)} kWh to sell`);
+    // The offer reserves the energy, so this holds unless the seller's trading wallet changed;
+    // the seller's balance is not the buyer's business: the message does not give it.
+    if (sellerEnergy.lt(energy)) throw new OfferUnavailableError(`The seller of offer ${offer.offerId} no longer holds ${energy.toFixed(ENERGY.scale)} kWh`);
     if (buyerIdrs.lt(total)) {
       throw new InsufficientBalanceError(`Your IDRS balance ${buyerWallet.idrsBalance} does not cover the total ${total.toFixed(IDRS.scale)} IDRS`);
     }
@@ -76,13 +95,16 @@ export async function buyEnergy(em: EntityManager, buyerUserId: string, request:
     buyerWallet.energyBalance = fixed(ENERGY, new Decimal(buyerWallet.energyBalance).plus(energy));
     buyerWallet.idrsBalance = fixed(IDRS, buyerIdrs.minus(total));
     sellerWallet.idrsBalance = fixed(IDRS, new Decimal(sellerWallet.idrsBalance).plus(total));
+    offer.remainingKwh = fixed(ENERGY, remaining.minus(energy));
+    if (remaining.eq(energy)) offer.status = 'FILLED';
 
     const trade = tx.create(MarketTrade, {
       buyer: tx.getReference(User, buyerUserId),
       seller: tx.getReference(User, sellerUserId),
       tradedEnergyKwh: fixed(ENERGY, energy),
-      priceIdrsPerKwh: fixed(IDRS, price),
+      priceIdrsPerKwh: offer.priceIdrsPerKwh,
       totalIdrs: fixed(IDRS, total),
+      offer,
     });
     await tx.flush(); // the log rows name the trade id
     const terms = `${trade.tradedEnergyKwh} kWh at ${trade.priceIdrsPerKwh} IDRS/kWh`;
@@ -91,14 +113,14 @@ export async function buyEnergy(em: EntityManager, buyerUserId: string, request:
       type: 'TRADE_BUY',
       amount: total.negated().toFixed(IDRS.scale),
       currency: 'IDRS',
-      description: `trade ${trade.tradeId}: bought ${terms} from ${sellerUserId}`,
+      description: `trade ${trade.tradeId}: bought ${terms} from ${sellerUserId} (offer ${offer.offerId})`,
     });
     recordMovement(tx, {
       userId: sellerUserId,
       type: 'TRADE_SELL',
       amount: trade.totalIdrs,
       currency: 'IDRS',
-      description: `trade ${trade.tradeId}: sold ${terms} to ${buyerUserId}`,
+      description: `trade ${trade.tradeId}: sold ${terms} to ${buyerUserId} (offer ${offer.offerId})`,
     });
     return toTradeView(trade, buyerUserId);
   });

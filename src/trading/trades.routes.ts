@@ -1,8 +1,8 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
-import { idSchema, pageQuerySchema, serialIdSchema, strictObject, timestampSchema } from '../http/schemas.ts';
-import { ENERGY, IDRS } from '../ledger/amounts.ts';
-import { buyEnergy, findOwnTrade, listTrades, toTradeView } from './trade.service.ts';
+import { pageQuerySchema, serialIdSchema, strictObject, timestampSchema } from '../http/schemas.ts';
+import { ENERGY } from '../ledger/amounts.ts';
+import { findOwnTrade, listTrades, takeOffer, toTradeView } from './trade.service.ts';
 
 const tradeSchema = Type.Object({
   tradeId: Type.String(),
@@ -13,10 +13,12 @@ const tradeSchema = Type.Object({
   priceIdrsPerKwh: Type.String(),
   totalIdrs: Type.String({ description: 'energyKwh x priceIdrsPerKwh, rounded half-up to 2 decimals' }),
   tradeTimestamp: timestampSchema,
+  offerId: Type.Union([Type.String(), Type.Null()], { description: 'The offer taken; null for a trade from before offers' }),
 });
 
-const buySchema = {
-  body: strictObject({ sellerUserId: idSchema, energyKwh: ENERGY.schema, priceIdrsPerKwh: IDRS.schema }),
+const takeSchema = {
+  description: "Takes all or part of an open offer at the offer's price (see GET /offers). The seller agreed by publishing it.",
+  body: strictObject({ offerId: serialIdSchema, energyKwh: ENERGY.schema }),
   response: { 201: tradeSchema, ...problemResponses },
 };
 
@@ -33,12 +35,12 @@ const oneSchema = {
   response: { 200: tradeSchema, ...problemResponses },
 };
 
-/** Buying energy from another user, and the caller's own trades (any other is 404). */
+/** Taking another user's offer, and the caller's own trades (any other is 404). */
 const tradeRoutes: FastifyPluginAsyncTypebox = async app => {
   app.addHook('onRequest', app.authenticate);
 
-  app.post('/trades', { schema: buySchema }, async (request, reply) => {
-    const trade = await buyEnergy(request.em, request.userId, request.body);
+  app.post('/trades', { schema: takeSchema }, async (request, reply) => {
+    const trade = await takeOffer(request.em, request.userId, request.body);
     return reply.code(201).send(trade);
   });
 

@@ -113,7 +113,7 @@ describe('the admin token', () => {
 
 describe('starting the service', () => {
   it('in production without ADMIN_TOKEN, or with a short one, refuses with one line and exit 1', async () => {
-    const base = { NODE_ENV: 'production', JWT_SECRET: 'j'.repeat(32), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/enerlink_never_used' };
+    const base = { NODE_ENV: 'production', JWT_SECRET: 'j'.repeat(32), PAYMENT_WEBHOOK_SECRET: 'w'.repeat(32), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/enerlink_never_used' };
     const missing = startServiceProcess({ ...base, ADMIN_TOKEN: '' });
     expect(await missing.exited).toBe(1);
     expect(missing.stderr).toBe(

@@ -13,6 +13,7 @@ const MIGRATIONS = [
   'Migration20241102000001_RenameProsumerToUser',
   'Migration20241102000002_AddCompositeIndexes',
   'Migration20261121000001_CacheOutbox',
+  'Migration20261201000001_MarketIntegrity',
 ];
 
 const apis: AdminApi[] = [];

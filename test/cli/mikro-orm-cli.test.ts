@@ -19,7 +19,7 @@ describe('npx mikro-orm', () => {
   it('migration:pending lists every migration on a new database (and creates the database)', async () => {
     const result = await mikroOrm(['migration:pending'], env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/Migration20241102000000_InitialSchema[\s\S]*RenameProsumerToUser[\s\S]*AddCompositeIndexes[\s\S]*CacheOutbox/);
+    expect(result.stdout).toMatch(/Migration20241102000000_InitialSchema[\s\S]*RenameProsumerToUser[\s\S]*AddCompositeIndexes[\s\S]*CacheOutbox[\s\S]*MarketIntegrity/);
   });
 
   it('migration:up applies them and migration:list shows them with their time', async () => {
@@ -29,6 +29,7 @@ describe('npx mikro-orm', () => {
     const list = await mikroOrm(['migration:list'], env);
     expect(list.stdout).toMatch(/Migration20241102000002_AddCompositeIndexes\s*│\s*\d{4}-\d\d-\d\dT/);
     expect(list.stdout).toMatch(/Migration20261121000001_CacheOutbox\s*│\s*\d{4}-\d\d-\d\dT/);
+    expect(list.stdout).toMatch(/Migration20261201000001_MarketIntegrity\s*│\s*\d{4}-\d\d-\d\dT/);
     expect((await mikroOrm(['migration:pending'], env)).stdout).toContain('No pending migrations');
   });
 
@@ -41,7 +42,7 @@ describe('npx mikro-orm', () => {
   it('migration:down reverts one step, and migration:check then reports the difference', async () => {
     const down = await mikroOrm(['migration:down'], env);
     expect(down.code).toBe(0);
-    expect(await db.query('select name from mikro_orm_migrations order by id')).toHaveLength(3);
+    expect(await db.query('select name from mikro_orm_migrations order by id')).toHaveLength(4);
     const check = await mikroOrm(['migration:check'], env);
     expect(check.code).toBe(1);
     expect(check.stdout).toContain('Changes detected');
@@ -52,7 +53,7 @@ describe('npx mikro-orm', () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe('enerlink: Unknown migration: Migration99999999999999_Nope');
     expect(result.stdout).not.toContain('Options:');
-    expect(await db.query('select name from mikro_orm_migrations')).toHaveLength(3);
+    expect(await db.query('select name from mikro_orm_migrations')).toHaveLength(4);
   });
 
   it('an unreachable database is one readable line and exit code 1', async () => {

@@ -9,6 +9,7 @@ const INITIAL = 'Migration20241102000000_InitialSchema';
 const RENAME = 'Migration20241102000001_RenameProsumerToUser';
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
 const CACHE_OUTBOX = 'Migration20261121000001_CacheOutbox';
+const MARKET = 'Migration20261201000001_MarketIntegrity';
 
 describe('migrator events on the bus', () => {
   let db: TestDatabase;
@@ -52,20 +53,20 @@ describe('migrator events on the bus', () => {
       `schema.changed ${INITIAL},${RENAME}`,
       `schema.committing ${INDEXES}`,
       `schema.changed ${INDEXES}`,
-      `schema.committing ${CACHE_OUTBOX}`,
-      `schema.changed ${CACHE_OUTBOX}`,
+      `schema.committing ${CACHE_OUTBOX},${MARKET}`,
+      `schema.changed ${CACHE_OUTBOX},${MARKET}`,
     ]);
     // another connection sees each batch when schema.changed arrives: it has committed
-    expect(committedAtChange).toEqual([[INITIAL, RENAME], [INITIAL, RENAME, INDEXES], [INITIAL, RENAME, INDEXES, CACHE_OUTBOX]]);
-    expect((await db.query('select note from probe')).map(row => row.note)).toEqual([`${INITIAL},${RENAME}`, INDEXES, CACHE_OUTBOX]);
+    expect(committedAtChange).toEqual([[INITIAL, RENAME], [INITIAL, RENAME, INDEXES], [INITIAL, RENAME, INDEXES, CACHE_OUTBOX, MARKET]]);
+    expect((await db.query('select note from probe')).map(row => row.note)).toEqual([`${INITIAL},${RENAME}`, INDEXES, `${CACHE_OUTBOX},${MARKET}`]);
   });
 
   it('reverting: the same, per batch', async () => {
     seen.length = 0;
     await migratorOf(orm).down();
     expect(seen).toEqual([
-      `schema.committing ${CACHE_OUTBOX}`,
-      `schema.changed ${CACHE_OUTBOX}`,
+      `schema.committing ${MARKET}`,
+      `schema.changed ${MARKET}`,
     ]);
   });
 
@@ -75,11 +76,11 @@ describe('migrator events on the bus', () => {
       throw new Error('outbox unavailable');
     };
     bus.on('schema.committing', refuse);
-    await expect(migratorOf(orm).up()).rejects.toThrow(`Migration ${CACHE_OUTBOX} (up) failed: outbox unavailable`);
+    await expect(migratorOf(orm).up()).rejects.toThrow(`Migration ${MARKET} (up) failed: outbox unavailable`);
     bus.off('schema.committing', refuse);
-    expect(seen).toEqual([`schema.committing ${CACHE_OUTBOX}`, `schema.failed ${CACHE_OUTBOX}`]);
-    expect((await db.query('select name from mikro_orm_migrations order by id')).map(row => row.name)).toEqual([INITIAL, RENAME, INDEXES]);
-    expect(await db.query(`select to_regclass('cache_outbox') as outbox`)).toEqual([{ outbox: null }]);
-    expect((await db.query('select count(*)::int as n from probe where note = ?', [CACHE_OUTBOX]))[0].n).toBe(2); // up, down; not the failed up
+    expect(seen).toEqual([`schema.committing ${MARKET}`, `schema.failed ${MARKET}`]);
+    expect((await db.query('select name from mikro_orm_migrations order by id')).map(row => row.name)).toEqual([INITIAL, RENAME, INDEXES, CACHE_OUTBOX]);
+    expect(await db.query(`select to_regclass('market_offer') as offers`)).toEqual([{ offers: null }]);
+    expect((await db.query('select count(*)::int as n from probe where note = ?', [MARKET]))[0].n).toBe(1); // the down; not the failed up
   });
 });

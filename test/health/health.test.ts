@@ -33,6 +33,7 @@ describe('health endpoints', () => {
         'Migration20241102000001_RenameProsumerToUser',
         'Migration20241102000002_AddCompositeIndexes',
         'Migration20261121000001_CacheOutbox',
+        'Migration20261201000001_MarketIntegrity',
       ],
     });
     await migratorOf(app.orm).up();

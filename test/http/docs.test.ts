@@ -66,6 +66,43 @@ describe('the OpenAPI document and Swagger UI at /docs', () => {
     expect(Object.keys(document.paths['/meters/{meterId}/settlements'].post.responses)).toEqual(expect.arrayContaining(['201', '4XX', '5XX']));
   });
 
+  it("documents every route of the market (issue 14), the signed ones with their scheme", async () => {
+    const document = (await api.app.inject({ url: '/docs/json' })).json();
+    const routes = [
+      ['post', '/meters'],
+      ['post', '/meters/{meterId}/settlements'],
+      ['post', '/offers'],
+      ['get', '/offers'],
+      ['get', '/offers/mine'],
+      ['get', '/offers/{offerId}'],
+      ['post', '/offers/{offerId}/cancel'],
+      ['post', '/trades'],
+      ['post', '/idrs/conversions'],
+      ['get', '/idrs/conversions'],
+      ['get', '/idrs/conversions/{conversionId}'],
+      ['post', '/idrs/payments'],
+      ['post', '/admin/meters'],
+      ['get', '/admin/meters/{meterId}'],
+      ['post', '/admin/meters/{meterId}/device-key'],
+      ['post', '/admin/meters/{meterId}/pairing-code'],
+      ['post', '/admin/meters/{meterId}/capacity'],
+      ['get', '/admin/users/{userId}/limits'],
+      ['post', '/admin/users/{userId}/limits'],
+      ['post', '/admin/idrs/conversions/{conversionId}/settle'],
+    ] as const;
+    for (const [method, path] of routes) {
+      const operation = document.paths[path]?.[method];
+      expect(operation, `${method} ${path}`).toBeDefined();
+      expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(expect.arrayContaining(['4XX', '5XX']));
+      const body = operation.requestBody?.content['application/json'].schema;
+      if (body) expect(body.additionalProperties, `${method} ${path} refuses unknown properties`).toBe(false);
+      if (path.startsWith('/admin')) expect(operation.security, path).toEqual([{ adminToken: [] }]);
+    }
+    expect(document.paths['/meters/{meterId}/settlements'].post.security).toEqual([{ meterSignature: [] }]);
+    expect(document.paths['/idrs/payments'].post.security).toEqual([{ gatewaySignature: [] }]);
+    expect(Object.keys(document.components.securitySchemes)).toEqual(expect.arrayContaining(['meterSignature', 'gatewaySignature']));
+  });
+
   it('serves Swagger UI without a token, with the security headers', async () => {
     const page = await api.app.inject({ url: '/docs/' });
     expect(page.statusCode).toBe(200);

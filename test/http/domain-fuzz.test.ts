@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fund, signUp, startApi, tableCounts, type Account, type Api } from '../api.ts';
+import { adminCall, fund, nextTimestamp, ownMeter, provisionMeter, signUp, startApi, tableCounts, type Account, type Api, type ProvisionedMeter } from '../api.ts';
+import { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER } from '../../src/http/signed-request.ts';
 
 // Property: whatever a dishonest caller sends to a domain route, the answer is never a 5xx,
 // every 4xx is a problem reply saying what is wrong, and a refused request writes nothing.
@@ -48,6 +49,10 @@ describe('domain routes against generated bad input', () => {
   let api: Api;
   let alice: Account;
   let bob: Account;
+  let meter: ProvisionedMeter;
+  let pairings: Array<{ meterId: string; pairingCode: string }>;
+  let bobOffer: string;
+  let pending: string[];
 
   beforeAll(async () => {
     api = await startApi('domain_fuzz');
@@ -55,7 +60,22 @@ describe('domain routes against generated bad input', () => {
     bob = await signUp(api.app, 'Bob');
     await fund(api.db, alice.walletAddress, '1000.000000', '1000000.00');
     await fund(api.db, bob.walletAddress, '1000.000000', '1000000.00');
-    await api.db.query(`insert into smart_meter (meter_id, user_id, capacity_kw) values ('MTR-FUZZ', ?, 5)`, [alice.userId]);
+    // limits high enough that the valid bodies keep succeeding for a whole run
+    await adminCall(api, 'POST', `/admin/users/${alice.userId}/limits`, { maxMeters: 1000, maxOpenOffers: 1000 });
+    // claimed long ago: the valid settlements cover random hours of the last ~11 years
+    meter = await ownMeter(api, alice, 'MTR-FUZZ', '5', 5000);
+    pairings = [];
+    for (let i = 0; i < 20; i++) {
+      const { meterId, pairingCode } = await provisionMeter(api, `MTR-PAIR-${i}`, '3');
+      pairings.push({ meterId, pairingCode });
+    }
+    const offer = await api.app.inject({ method: 'POST', url: '/offers', headers: bob.headers, payload: { energyKwh: '500', priceIdrsPerKwh: '1500.00', expiresAt: new Date(Date.now() + 3_600_000).toISOString() } });
+    bobOffer = offer.json().offerId;
+    pending = [];
+    for (let i = 0; i < 20; i++) {
+      const reply = await api.app.inject({ method: 'POST', url: '/idrs/conversions', headers: alice.headers, payload: { walletAddress: alice.walletAddress, type: 'ON_RAMP', idrAmount: '10.50' } });
+      pending.push(reply.json().conversionId);
+    }
   });
   afterAll(async () => {
     await api.close();
@@ -72,21 +92,33 @@ describe('domain routes against generated bad input', () => {
       [
         '/meters',
         alice,
-        fc.record({ meterId: fc.stringMatching(/^MTR-[A-Z0-9]{4,12}$/), capacityKw: fc.constantFrom('5', 3.25) }),
-        { meterId: fc.oneof(nasty, fc.stringMatching(/^MTR-[A-Z0-9]{1,8}$/)), location: fc.oneof(nasty, fc.string({ maxLength: 20 })), capacityKw: amount },
+        fc.constantFrom(...pairings),
+        { meterId: fc.oneof(nasty, fc.constantFrom(...pairings.map(p => p.meterId))), pairingCode: fc.oneof(nasty, fc.constantFrom(...pairings.map(p => p.pairingCode)), fc.string({ maxLength: 14 })) },
       ],
       [
         '/meters/MTR-FUZZ/settlements',
-        alice,
+        meter,
         // random hours of the last ~11 years: overlaps are 409s, the rest settle
         fc.integer({ min: 1, max: 100_000 }).map(hours => ({ periodStart: hoursAgo(hours + 1), periodEnd: hoursAgo(hours), netKwh: '0.5' })),
         { periodStart: fc.oneof(nasty, fc.integer({ min: 2, max: 100_000 }).map(hoursAgo)), periodEnd: fc.oneof(nasty, fc.integer({ min: 1, max: 100_000 }).map(hoursAgo)), netKwh: amount },
       ],
       [
+        '/offers',
+        alice,
+        fc.constant({ energyKwh: '0.001', priceIdrsPerKwh: '1500.00', expiresAt: hoursAgo(-1) }),
+        { energyKwh: amount, priceIdrsPerKwh: amount, expiresAt: fc.oneof(nasty, fc.integer({ min: -100, max: 1000 }).map(hours => hoursAgo(-hours))) },
+      ],
+      [
         '/trades',
         alice,
-        fc.constant({ sellerUserId: bob.userId, energyKwh: 0.001, priceIdrsPerKwh: '1500.00' }),
-        { sellerUserId: fc.oneof(nasty, fc.constant(bob.userId), fc.constant(alice.userId)), energyKwh: amount, priceIdrsPerKwh: amount },
+        fc.constant({ offerId: bobOffer, energyKwh: 0.001 }),
+        { offerId: fc.oneof(nasty, fc.constant(bobOffer), fc.constantFrom('1', '999999')), energyKwh: amount },
+      ],
+      [
+        '/idrs/payments',
+        'gateway',
+        fc.record({ paymentId: fc.stringMatching(/^pay_[a-z0-9]{4,12}$/), conversionId: fc.constantFrom(...pending), status: fc.constantFrom('PAID', 'FAILED'), idrAmount: fc.constant('10.50') }),
+        { paymentId: fc.oneof(nasty, fc.string({ maxLength: 20 })), conversionId: fc.oneof(nasty, fc.constantFrom(...pending)), status: fc.oneof(nasty, fc.constantFrom('PAID', 'FAILED')), idrAmount: amount },
       ],
       [
         '/idrs/conversions',
@@ -108,8 +140,17 @@ describe('domain routes against generated bad input', () => {
         await fc.assert(
           fc.asyncProperty(bodies(valid, fields as Record<string, fc.Arbitrary<unknown>>), async body => {
             const before = await tableCounts(api.db);
-            const headers = { ...(account?.headers ?? {}), 'content-type': 'application/json' };
-            const reply = await api.app.inject({ method: 'POST', url, headers, payload: JSON.stringify(body) });
+            const payload = JSON.stringify(body);
+            // the meter's and the gateway's routes get signed requests: their input is what is fuzzed here
+            const signer = typeof account === 'object' && account !== null ? account : undefined;
+            const key = account === 'gateway' ? api.db.config.paymentWebhookSecret : signer && 'deviceKey' in signer ? signer.deviceKey : undefined;
+            const timestamp = nextTimestamp();
+            const headers = {
+              ...(signer && 'headers' in signer ? signer.headers : {}),
+              ...(key !== undefined && { [TIMESTAMP_HEADER]: String(timestamp), [SIGNATURE_HEADER]: signBody(key, timestamp, payload) }),
+              'content-type': 'application/json',
+            };
+            const reply = await api.app.inject({ method: 'POST', url, headers, payload });
             const sent = `${url} ${JSON.stringify(body)}`;
             statuses.add(reply.statusCode);
             expect(reply.statusCode, `${sent} -> ${reply.body}`).toBeLessThan(500);
@@ -135,7 +176,7 @@ describe('domain routes against generated bad input', () => {
       const segment = fc.oneof(nasty, fc.string({ maxLength: 20 }), fc.constant(alice.walletAddress.toUpperCase().replace('0X', '0x'))).map(text => encodeURIComponent(text));
       const query = fc.oneof(fc.constant(''), fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(nasty, fc.string({ maxLength: 10 })), { maxKeys: 2 }).map(q => `?${new URLSearchParams(q)}`));
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom('/users/', '/wallets/', '/meters/', '/trades/'), segment, query, async (prefix, id, q) => {
+        fc.asyncProperty(fc.constantFrom('/users/', '/wallets/', '/meters/', '/trades/', '/offers/', '/idrs/conversions/'), segment, query, async (prefix, id, q) => {
           const reply = await api.app.inject({ url: `${prefix}${id}${q}`, headers: alice.headers });
           expect(reply.statusCode, `${prefix}${id}${q} -> ${reply.body}`).toBeLessThan(500);
         }),

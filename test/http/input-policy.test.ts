@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { expectProblem, fund, signUp, startApi, tableCounts, type Account, type Api } from '../api.ts';
+import { adminCall, expectProblem, fund, ownMeter, settle, signUp, startApi, tableCounts, type Account, type Api, type ProvisionedMeter } from '../api.ts';
 
 const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
+const CODE = 'AAAA-BBBB-CCCC';
 
 // One policy for every route (src/http/input-policy.ts): these go through each domain route
 // that takes input, with the database checked after every refusal.
@@ -9,6 +10,7 @@ describe('the app-wide input policy', () => {
   let api: Api;
   let alice: Account;
   let bob: Account;
+  let meter: ProvisionedMeter;
 
   // A string payload is sent as it is: JSON that JSON.stringify would not write (exact digits).
   const send = (method: 'GET' | 'POST', url: string, payload?: object | string, account: Account | null = alice) =>
@@ -23,7 +25,7 @@ describe('the app-wide input policy', () => {
     api = await startApi('input_policy');
     alice = await signUp(api.app, 'Alice');
     bob = await signUp(api.app, 'Bob');
-    await api.db.query(`insert into smart_meter (meter_id, user_id, location, capacity_kw) values ('MTR-ALICE', ?, 'Jakarta', 5)`, [alice.userId]);
+    meter = await ownMeter(api, alice, 'MTR-ALICE', '5');
   });
   beforeEach(async () => {
     await fund(api.db, alice.walletAddress, '100.000000', '100000.00');
@@ -39,16 +41,19 @@ describe('the app-wide input policy', () => {
       ['POST', '/auth/register', { name: 'Eve', email: 'eve@example.test', password: 'correct horse battery', isAdmin: true }, 'isAdmin', 'name, email, password', null],
       ['POST', '/auth/login', { email: alice.email, password: 'correct horse battery', remember: true }, 'remember', 'email, password', null],
       ['POST', '/auth/logout', { everywhere: true }, 'everywhere', 'none', alice],
-      ['POST', '/meters', { meterId: 'MTR-1', capacityKW: '5' }, 'capacityKW', 'meterId, location, capacityKw', alice],
+      ['POST', '/meters', { meterId: 'MTR-1', pairingCode: CODE, capacityKw: '5' }, 'capacityKw', 'meterId, pairingCode', alice],
+      ['POST', '/admin/meters', { meterId: 'MTR-1', capacityKw: '5', capacityKW: '5' }, 'capacityKW', 'meterId, capacityKw, location', null],
       ['POST', '/meters/MTR-ALICE/settlements', { periodStart: hoursAgo(3), periodEnd: hoursAgo(2), netKwh: '1', net_kwh: '1' }, 'net_kwh', 'periodStart, periodEnd, netKwh', alice],
-      ['POST', '/trades', { sellerUserId: bob.userId, energyKwh: '1', priceIdrsPerKwh: '10', price: '1' }, 'price', 'sellerUserId, energyKwh, priceIdrsPerKwh', alice],
+      ['POST', '/trades', { offerId: '1', energyKwh: '1', priceIdrsPerKwh: '10' }, 'priceIdrsPerKwh', 'offerId, energyKwh', alice],
+      ['POST', '/offers', { energyKwh: '1', priceIdrsPerKwh: '10', expiresAt: hoursAgo(-1), sellerUserId: bob.userId }, 'sellerUserId', 'energyKwh, priceIdrsPerKwh, expiresAt', alice],
+      ['POST', '/idrs/payments', { paymentId: 'pay_1', conversionId: '1', status: 'PAID', idrAmount: '10', idrsAmount: '10' }, 'idrsAmount', 'paymentId, conversionId, status, idrAmount', null],
       ['POST', '/idrs/conversions', { walletAddress: alice.walletAddress, type: 'ON_RAMP', idrAmount: '10', idrsAmount: '1000000' }, 'idrsAmount', 'walletAddress, type, idrAmount', alice],
     ] as const;
 
   it('refuses an unknown body property on every domain route with a 400 naming it, and writes nothing', async () => {
     for (const [method, url, body, property, takes, account] of unknownProperty()) {
       const before = await tableCounts(api.db);
-      const reply = await send(method, url, body, account);
+      const reply = url.startsWith('/admin') ? await adminCall(api, 'POST', url, body) : await send(method, url, body, account);
       expectProblem(reply, 400, 'VALIDATION_FAILED');
       expect(reply.json().detail, url).toBe(`body has no property "${property}" (it takes ${takes})`);
       expect(await tableCounts(api.db), url).toEqual(before);
@@ -60,9 +65,9 @@ describe('the app-wide input policy', () => {
   });
 
   it('refuses an unknown property in a nested object and an unknown query parameter, on every kind of route', async () => {
-    const reply = await send('POST', '/meters', { meterId: 'MTR-2', location: 'Bogor', extra: { nested: 1 } });
-    expect(reply.json().detail).toBe('body has no property "extra" (it takes meterId, location, capacityKw)');
-    for (const url of ['/health/live', '/users/me', `/users/${bob.userId}`, '/wallets', `/wallets/${alice.walletAddress}`, '/meters', '/meters/MTR-ALICE', '/trades/1']) {
+    const reply = await send('POST', '/meters', { meterId: 'MTR-2', pairingCode: CODE, extra: { nested: 1 } });
+    expect(reply.json().detail).toBe('body has no property "extra" (it takes meterId, pairingCode)');
+    for (const url of ['/health/live', '/users/me', `/users/${bob.userId}`, '/wallets', `/wallets/${alice.walletAddress}`, '/meters', '/meters/MTR-ALICE', '/trades/1', '/offers/1', '/idrs/conversions/1']) {
       const refused = await send('GET', `${url}?debug=1`);
       expectProblem(refused, 400, 'VALIDATION_FAILED');
       expect(refused.json().detail, url).toBe('querystring has no property "debug" (it takes none)');
@@ -74,12 +79,13 @@ describe('the app-wide input policy', () => {
     ['/auth/register', { name: 42, email: 'num@example.test', password: 'correct horse battery' }, 'body.name must be string', null],
     ['/auth/register', { name: 'Num', email: ['num@example.test'], password: 'correct horse battery' }, 'body.email must be string', null],
     ['/auth/login', { email: 'alice@example.test', password: 12345678 }, 'body.password must be string', null],
-    ['/meters', { meterId: 5 }, 'body.meterId must be string', 'alice'],
-    ['/meters', { meterId: 'MTR-3', location: 7 }, 'body.location must be string', 'alice'],
-    ['/meters', { meterId: 'MTR-3', capacityKw: true }, 'body.capacityKw must be string or number', 'alice'],
+    ['/meters', { meterId: 5, pairingCode: CODE }, 'body.meterId must be string', 'alice'],
+    ['/meters', { meterId: 'MTR-3', pairingCode: 7 }, 'body.pairingCode must be string', 'alice'],
+    ['/offers', { energyKwh: true, priceIdrsPerKwh: '1', expiresAt: hoursAgo(-1) }, 'body.energyKwh must be string or number', 'alice'],
     ['/meters/MTR-ALICE/settlements', { periodStart: 1_700_000_000, periodEnd: hoursAgo(2), netKwh: '1' }, 'body.periodStart must be string', 'alice'],
-    ['/trades', { sellerUserId: 7, energyKwh: '1', priceIdrsPerKwh: '10' }, 'body.sellerUserId must be string', 'alice'],
-    ['/trades', { sellerUserId: 'user_x', energyKwh: ['1'], priceIdrsPerKwh: '10' }, 'body.energyKwh must be string or number', 'alice'],
+    ['/trades', { offerId: 7, energyKwh: '1' }, 'body.offerId must be string', 'alice'],
+    ['/trades', { offerId: '1', energyKwh: ['1'] }, 'body.energyKwh must be string or number', 'alice'],
+    ['/idrs/payments', { paymentId: 'pay_1', conversionId: 1, status: 'PAID', idrAmount: '10' }, 'body.conversionId must be string', null],
     ['/idrs/conversions', { walletAddress: 1, type: 'ON_RAMP', idrAmount: '10' }, 'body.walletAddress must be string', 'alice'],
     ['/idrs/conversions', { walletAddress: '0x' + '0'.repeat(40), type: 'ON_RAMP', idrAmount: { value: '10' } }, 'body.idrAmount must be string or number', 'alice'],
   ])('refuses a wrongly typed JSON value on POST %s (%j): 400, nothing written', async (url, body, detail, who) => {
@@ -100,37 +106,45 @@ describe('the app-wide input policy', () => {
     // 1.0000000000000001 is 1 as a binary float: read through one, it would pass as "1".
     const FLOAT_ROUNDED = '1.0000000000000001';
 
-    it('POST /meters: capacityKw', async () => {
-      const created = await send('POST', '/meters', '{"meterId":"MTR-EXACT","capacityKw":1234567.125}');
+    it('POST /admin/meters: capacityKw', async () => {
+      const admin = { authorization: `Bearer ${api.db.config.adminToken}`, 'content-type': 'application/json' };
+      const created = await api.app.inject({ method: 'POST', url: '/admin/meters', headers: admin, payload: '{"meterId":"MTR-EXACT","capacityKw":1234567.125}' });
       expect(created.statusCode, created.body).toBe(201);
-      expect(created.json().capacityKw).toBe('1234567.125');
+      expect(created.json().meter.capacityKw).toBe('1234567.125');
       const before = await tableCounts(api.db);
-      expectProblem(await send('POST', '/meters', `{"meterId":"MTR-FLOAT","capacityKw":${FLOAT_ROUNDED}}`), 400, 'VALIDATION_FAILED');
+      expectProblem(await api.app.inject({ method: 'POST', url: '/admin/meters', headers: admin, payload: `{"meterId":"MTR-FLOAT","capacityKw":${FLOAT_ROUNDED}}` }), 400, 'VALIDATION_FAILED');
       expect(await tableCounts(api.db)).toEqual(before);
     });
 
     it('POST /meters/:meterId/settlements: netKwh', async () => {
       const before = await tableCounts(api.db);
-      const refused = await send('POST', '/meters/MTR-ALICE/settlements', `{"periodStart":"${hoursAgo(9)}","periodEnd":"${hoursAgo(8)}","netKwh":${FLOAT_ROUNDED}}`);
+      const refused = await settle(api, meter, `{"periodStart":"${hoursAgo(9)}","periodEnd":"${hoursAgo(8)}","netKwh":${FLOAT_ROUNDED}}`);
       expectProblem(refused, 400, 'VALIDATION_FAILED');
       expect(refused.json().detail).toBe('body.netKwh must be kWh: a decimal below 10^12 with at most 6 digits after the point, as a JSON string or number');
       expect(await tableCounts(api.db)).toEqual(before);
-      const settled = await send('POST', '/meters/MTR-ALICE/settlements', `{"periodStart":"${hoursAgo(9)}","periodEnd":"${hoursAgo(8)}","netKwh":0.300001}`);
+      const settled = await settle(api, meter, `{"periodStart":"${hoursAgo(9)}","periodEnd":"${hoursAgo(8)}","netKwh":0.300001}`);
       expect(settled.statusCode, settled.body).toBe(201);
       expect(settled.json()).toMatchObject({ netKwh: '0.300001', energyBalance: '100.300001' });
     });
 
-    it('POST /trades: energyKwh and priceIdrsPerKwh', async () => {
+    it('POST /offers and POST /trades: energyKwh and priceIdrsPerKwh', async () => {
+      const expiresAt = hoursAgo(-1);
       for (const body of [
-        `{"sellerUserId":"${bob.userId}","energyKwh":${FLOAT_ROUNDED},"priceIdrsPerKwh":10}`,
-        `{"sellerUserId":"${bob.userId}","energyKwh":1,"priceIdrsPerKwh":${FLOAT_ROUNDED}}`,
+        `{"energyKwh":${FLOAT_ROUNDED},"priceIdrsPerKwh":10,"expiresAt":"${expiresAt}"}`,
+        `{"energyKwh":1,"priceIdrsPerKwh":${FLOAT_ROUNDED},"expiresAt":"${expiresAt}"}`,
       ]) {
         const before = await tableCounts(api.db);
-        expectProblem(await send('POST', '/trades', body), 400, 'VALIDATION_FAILED');
+        expectProblem(await send('POST', '/offers', body, bob), 400, 'VALIDATION_FAILED');
         expect(await tableCounts(api.db)).toEqual(before);
       }
+      const offer = await send('POST', '/offers', `{"energyKwh":1,"priceIdrsPerKwh":0.30,"expiresAt":"${expiresAt}"}`, bob);
+      expect(offer.statusCode, offer.body).toBe(201);
+      const { offerId } = offer.json();
+      const before = await tableCounts(api.db);
+      expectProblem(await send('POST', '/trades', `{"offerId":"${offerId}","energyKwh":${FLOAT_ROUNDED}}`), 400, 'VALIDATION_FAILED');
+      expect(await tableCounts(api.db)).toEqual(before);
       // 0.1 x 0.3 in binary floats is 0.030000000000000002
-      const trade = await send('POST', '/trades', `{"sellerUserId":"${bob.userId}","energyKwh":0.1,"priceIdrsPerKwh":0.30}`);
+      const trade = await send('POST', '/trades', `{"offerId":"${offerId}","energyKwh":0.1}`);
       expect(trade.statusCode, trade.body).toBe(201);
       expect(trade.json()).toMatchObject({ energyKwh: '0.100000', priceIdrsPerKwh: '0.30', totalIdrs: '0.03' });
       const [row] = await api.db.query('select traded_energy_kwh::text as e, price_idrs_per_kwh::text as p from market_trade where trade_id = ?', [trade.json().tradeId]);
@@ -145,7 +159,7 @@ describe('the app-wide input policy', () => {
       expect(await tableCounts(api.db)).toEqual(before);
       const converted = await send('POST', '/idrs/conversions', body('999999999999.99'));
       expect(converted.statusCode, converted.body).toBe(201);
-      expect(converted.json()).toMatchObject({ idrAmount: '999999999999.99', idrsAmount: '999999999999.99', idrsBalance: '1000000099999.99' });
+      expect(converted.json()).toMatchObject({ idrAmount: '999999999999.99', idrsAmount: '999999999999.99', status: 'PENDING', idrsBalance: '100000.00' });
     });
   });
 
@@ -156,6 +170,10 @@ describe('the app-wide input policy', () => {
       ['/meters', alice.headers],
       ['/trades', alice.headers],
       ['/idrs/conversions', alice.headers],
+      ['/offers', alice.headers],
+      ['/idrs/payments', {}],
+      ['/meters/MTR-ALICE/settlements', {}],
+      ['/admin/meters', admin],
       ['/admin/migrations/up', admin],
     ] as const;
     for (const [url, headers] of routes) {

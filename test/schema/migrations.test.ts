@@ -10,11 +10,14 @@ import { dumpTables, fillLegacyData } from '../legacy-data.ts';
 const RENAME = 'Migration20241102000001_RenameProsumerToUser';
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
 const CACHE_OUTBOX = 'Migration20261121000001_CacheOutbox';
-const ALL = [INITIAL_MIGRATION, RENAME, INDEXES, CACHE_OUTBOX];
+const MARKET = 'Migration20261201000001_MarketIntegrity';
+const ALL = [INITIAL_MIGRATION, RENAME, INDEXES, CACHE_OUTBOX, MARKET];
 const LEGACY_TABLES = ['prosumer', 'wallet', 'smart_meter', 'transaction_log', 'market_trade', 'idrs_conversion', 'token_blacklist', 'energy_settlement'];
 const CURRENT_TABLES = LEGACY_TABLES.map(table => (table === 'prosumer' ? 'user' : table));
 /** enerlink's own tables, outside the legacy contract. */
 const SERVICE_TABLES = ['cache_outbox'];
+/** Tables of the market (issue 14), beside the contract. */
+const MARKET_TABLES = ['market_offer', 'user_limit'];
 
 /** Column renames of the rename migration, to compare legacy rows with renamed rows. */
 const RENAMED_COLUMNS: Record<string, string> = {
@@ -67,7 +70,7 @@ describe('on an empty database', () => {
     await migratorOf(orm).up();
     expect(await executedNames(db)).toEqual(ALL);
     const shape = await db.fingerprint();
-    expect(Object.keys(shape).sort()).toEqual([...CURRENT_TABLES, ...SERVICE_TABLES].sort());
+    expect(Object.keys(shape).sort()).toEqual([...CURRENT_TABLES, ...SERVICE_TABLES, ...MARKET_TABLES].sort());
     expect(shape.user.comment).toBe('User accounts table (formerly prosumer)');
     expect(shape.user.columns.user_id).toMatchObject({ type: 'character varying(64)', notNull: true, comment: 'Unique identifier for user' });
     expect(shape.user.constraints).toEqual({ user_pkey: 'PRIMARY KEY (user_id)', user_email_unique: 'UNIQUE (email)' });
@@ -76,7 +79,9 @@ describe('on an empty database', () => {
       market_trade_buyer_user_id_fkey: 'FOREIGN KEY (buyer_user_id) REFERENCES "user"(user_id) ON DELETE CASCADE',
       market_trade_seller_user_id_fkey: 'FOREIGN KEY (seller_user_id) REFERENCES "user"(user_id) ON DELETE CASCADE',
     });
-    expect(Object.keys(shape.market_trade.indexes).sort()).toEqual(['idx_markettrade_buyer_user', 'idx_markettrade_seller_user', 'market_trade_pkey']);
+    expect(Object.keys(shape.market_trade.indexes).sort()).toEqual(['idx_markettrade_buyer_user', 'idx_markettrade_offer_id', 'idx_markettrade_seller_user', 'market_trade_pkey']);
+    // the market's one change to a contract column is a widening: a provisioned meter has no user yet
+    expect(shape.smart_meter.columns.user_id).toMatchObject({ notNull: false });
     expect(shape.wallet.indexes.idx_wallet_user_active).toBe(
       'CREATE INDEX idx_wallet_user_active ON wallet USING btree (user_id, is_active) WHERE (is_active = true)',
     );
@@ -109,7 +114,7 @@ describe('on an empty database', () => {
     await migratorOf(orm).down({ to: 0 });
     expect(await db.fingerprint()).toEqual({});
     await migratorOf(orm).up();
-    await migratorOf(orm).down();
+    await migratorOf(orm).down({ to: INDEXES });
     expect(await executedNames(db)).toEqual([INITIAL_MIGRATION, RENAME, INDEXES]);
     expect(Object.keys(await db.fingerprint())).not.toContain('cache_outbox');
     await migratorOf(orm).up();
@@ -132,7 +137,7 @@ describe('adopting a deployed legacy database', () => {
 
   it('records the initial migration without running it and applies the rest', async () => {
     const applied = await migratorOf(orm).up();
-    expect(applied.map(m => m.name)).toEqual([RENAME, INDEXES, CACHE_OUTBOX]);
+    expect(applied.map(m => m.name)).toEqual([RENAME, INDEXES, CACHE_OUTBOX, MARKET]);
     expect(await executedNames(db)).toEqual(ALL);
     expect(await migratorOf(orm).checkSchema()).toBe(false);
   });
@@ -144,7 +149,12 @@ describe('adopting a deployed legacy database', () => {
       const legacyRows = JSON.parse(before[table]) as Array<Record<string, unknown>>;
       const expected = legacyRows.map(row => Object.fromEntries(Object.entries(row).map(([key, value]) => [RENAMED_COLUMNS[key] ?? key, value])));
       expect(legacyRows.length).toBeGreaterThan(0);
-      expect(JSON.parse(after[renamed]), table).toEqual(expected);
+      // the market's columns are added beside the contract's, empty on every adopted row
+      const afterRows = JSON.parse(after[renamed]) as Array<Record<string, unknown>>;
+      const contractColumns = Object.keys(expected[0]);
+      expect(afterRows.map(row => Object.fromEntries(contractColumns.map(column => [column, row[column]]))), table).toEqual(expected);
+      const added = afterRows.flatMap(row => Object.entries(row).filter(([column]) => !contractColumns.includes(column)).map(([, value]) => value));
+      expect(added.filter(value => value !== null), table).toEqual([]);
     }
   });
 

@@ -17,8 +17,8 @@ describe('seeding from the command line', () => {
     const orm = await createTestOrm(db);
     await migratorOf(orm).up();
     await orm.close();
-    // production also requires a JWT secret; the seeding guard is what these tests are about
-    env = { DATABASE_URL: db.url, NODE_ENV: 'development', JWT_SECRET: 'seed-cli-test-secret-of-32-characters' };
+    // production also requires a JWT secret and a webhook secret; the seeding guard is what these tests are about
+    env = { DATABASE_URL: db.url, NODE_ENV: 'development', JWT_SECRET: 'seed-cli-test-secret-of-32-characters', PAYMENT_WEBHOOK_SECRET: 'seed-cli-webhook-secret-of-32-characters' };
   });
   afterAll(() => db.drop());
 
@@ -42,7 +42,7 @@ describe('seeding from the command line', () => {
   it('npx mikro-orm seeder:run seeds the default set and prints the demo login', async () => {
     const result = await seederRun(env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Seeded 5 users, 5 wallets, 5 smart meters (seed 1): 15 rows, 15 new');
+    expect(result.stdout).toContain('Seeded 5 users, 5 wallets, 5 smart meters, 5 settlements, 5 conversions, 5 offers, 15 transaction logs (seed 1): 45 rows, 45 new');
     expect(result.stdout).toContain(`Demo login: ${DEMO_LOGIN.email} / ${DEMO_LOGIN.password}`);
     expect(result.stdout).toContain('Seeder DatabaseSeeder successfully executed');
     expect(await userCount()).toBe(5);
@@ -52,7 +52,7 @@ describe('seeding from the command line', () => {
     const result = await seederRun({ ...env, NODE_ENV: 'production', SEED_ALLOW_PRODUCTION: '1' });
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('enerlink: WARNING: seeding a PRODUCTION database (SEED_ALLOW_PRODUCTION=1)');
-    expect(result.stdout).toContain('15 rows, 0 new');
+    expect(result.stdout).toContain('45 rows, 0 new');
   });
 
   it('npm run seed -- --users N adds to the set; SEED_USERS does the same from the environment', async () => {
@@ -85,7 +85,7 @@ describe('seeding from the command line', () => {
   it('npm run db:reset drops everything, migrates and seeds the default set', async () => {
     const result = await runCommand(['src/cli/db-reset.ts'], env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Applied 4 migration(s)');
+    expect(result.stdout).toContain('Applied 5 migration(s)');
     expect(result.stdout).toContain(`Demo login: ${DEMO_LOGIN.email} / ${DEMO_LOGIN.password}`);
     expect(await userCount()).toBe(5);
   });

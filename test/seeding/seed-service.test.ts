@@ -9,7 +9,7 @@ import { runSeed, SeedRefusedError, type SeedContext, type SeedOptions, type See
 import { createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
 import { dumpTables } from '../legacy-data.ts';
 
-const TABLES = ['user', 'wallet', 'smart_meter', 'market_trade', 'transaction_log'];
+const TABLES = ['user', 'wallet', 'smart_meter', 'energy_settlement', 'idrs_conversion', 'market_offer', 'market_trade', 'transaction_log'];
 const DEFAULTS: SeedOptions = { seed: 1, users: 5, trades: 0, allowProduction: false, isProduction: false };
 
 const cleanup: Array<() => Promise<unknown>> = [];
@@ -63,8 +63,26 @@ describe('the default fixture set', () => {
   });
 
   it('is 5 users, each with exactly one wallet and one smart meter of its own', async () => {
-    expect(await counts(db)).toEqual({ user: 5, wallet: 5, smart_meter: 5, market_trade: 0, transaction_log: 0 });
+    expect(await counts(db)).toEqual({ user: 5, wallet: 5, smart_meter: 5, energy_settlement: 5, idrs_conversion: 5, market_offer: 5, market_trade: 0, transaction_log: 15 });
     expect(await householdDefects(db)).toEqual([]);
+  });
+
+  it('is a market of the shape the API keeps: claimed meters with settlements within capacity, paid conversions, offers within balance', async () => {
+    // every meter provisioned, claimed by its household and holding a device key
+    expect(await db.query(`select count(*)::int as n from smart_meter where user_id is null or claimed_at is null or device_key is null or provisioned_at is null`)).toEqual([{ n: 0 }]);
+    // settlements: after the claim, 1 minute to 24 hours, at most capacity x hours, each with its ledger row
+    expect(await db.query(`select count(*)::int as n from energy_settlement s join smart_meter m using (meter_id)
+      where s.period_start < m.claimed_at or s.period_end <= s.period_start or s.period_end > now() or s.status <> 'SETTLED' or s.net_kwh <= 0
+         or s.net_kwh > m.capacity_kw * extract(epoch from s.period_end - s.period_start) / 3600
+         or (select count(*) from transaction_log l where l.user_id = m.user_id and l.transaction_type = 'ENERGY_SETTLEMENT' and l.amount = s.net_kwh) <> 1`)).toEqual([{ n: 0 }]);
+    // conversions: COMPLETED by the gateway with a payment id, the IDRS the wallet holds, a ledger row per state change
+    expect(await db.query(`select count(*)::int as n from idrs_conversion c join wallet w using (wallet_address)
+      where c.status <> 'COMPLETED' or c.payment_id is null or c.settled_by <> 'gateway' or (w.idrs_balance >= 1 and c.idrs_amount <> w.idrs_balance)
+         or (select count(*) from transaction_log l where l.user_id = c.user_id and l.description like 'conversion ' || c.payment_id || ':%') <> 2`)).toEqual([{ n: 0 }]);
+    // offers: an open one never reserves more than its seller holds, or belongs to an inactive wallet
+    expect(await db.query(`select count(*)::int as n from market_offer o join wallet w on w.user_id = o.seller_user_id
+      where o.status = 'OPEN' and (o.remaining_kwh > w.energy_balance or not w.is_active or o.expires_at <= now())`)).toEqual([{ n: 0 }]);
+    expect((await db.query(`select count(*)::int as n from market_offer where status = 'OPEN'`))[0].n).toBeGreaterThan(0);
   });
 
   it('has user_ ids, unique emails, and wallet addresses and meter serials shaped like real ones', async () => {
@@ -94,16 +112,20 @@ describe('the default fixture set', () => {
 
   it('households that lost their wallet or meter get it back, and nothing else changes', async () => {
     const before = await dumpTables(db, TABLES);
+    // the cascade takes the wallets' conversions and the meter's settlement with them
     await db.query(`delete from wallet where user_id <> 'user_demo'`);
     await db.query(`delete from smart_meter where user_id = 'user_demo'`);
-    await expect(seed(orm)).resolves.toMatchObject({ inserted: 5 });
-    expect(await dumpTables(db, TABLES)).toEqual(before);
+    await expect(seed(orm)).resolves.toMatchObject({ inserted: 10 });
+    const after = await dumpTables(db, TABLES);
+    // rows that came back have new generated ids, and nothing else new
+    const withoutIds = (rows: string) => JSON.parse(rows).map(({ settlement_id: _, conversion_id: __, ...row }: Record<string, unknown>) => JSON.stringify(row)).sort();
+    for (const table of TABLES) expect(withoutIds(after[table]), table).toEqual(withoutIds(before[table]));
   });
 
   it('a second run changes nothing', async () => {
     const before = await dumpTables(db, TABLES);
     const summary = await seed(orm);
-    expect(summary).toMatchObject({ rows: 15, inserted: 0 });
+    expect(summary).toMatchObject({ rows: 45, inserted: 0 });
     expect(await dumpTables(db, TABLES)).toEqual(before);
   });
 });
@@ -131,7 +153,7 @@ describe('determinism', () => {
     const [demo, second] = await new UserFactory(em, fixtures).create(2);
     expect(demo).toMatchObject({ userId: DEMO_LOGIN.userId, email: DEMO_LOGIN.email });
     expect(second).toMatchObject(new UserFactory(em, fixtures).row(1));
-    await expect(seed(orm, { seed: 3, users: 3 })).resolves.toMatchObject({ inserted: 7 });
+    await expect(seed(orm, { seed: 3, users: 3 })).resolves.toMatchObject({ inserted: 25 });
   });
 });
 
@@ -156,7 +178,7 @@ describe('the production guard', () => {
     const events = new EventBus();
     events.on('seed.completed', payload => void published.push(payload));
     await expect(runSeed(orm.em.fork(), { ...DEFAULTS, isProduction: true }, { events })).rejects.toThrow(SeedRefusedError);
-    expect(Object.values(await counts(db))).toEqual([0, 0, 0, 0, 0]);
+    expect(Object.values(await counts(db))).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
     expect(published).toEqual([]);
   });
 
@@ -176,7 +198,7 @@ describe('an unmigrated database', () => {
     cleanup.push(() => db.drop());
     const orm = await createTestOrm(db);
     cleanup.push(() => orm.close());
-    await expect(seed(orm)).rejects.toThrow('the database is not migrated (no table smart_meter, user, wallet): run npm run migration:up first');
+    await expect(seed(orm)).rejects.toThrow('the database is not migrated (no table energy_settlement, idrs_conversion, market_offer, smart_meter, transaction_log, user, wallet): run npm run migration:up first');
   });
 });
 
@@ -186,9 +208,18 @@ describe('a large set', () => {
     const progress: number[] = [];
     const reporter: SeedReporter = { warn() {}, progress: done => void progress.push(done), completed() {} };
     const summary = await seed(orm, { users: 20_000, trades: 3_000 }, { reporter });
-    expect(summary).toMatchObject({ users: 20_000, rows: 69_000, inserted: 69_000 });
-    expect(progress.at(-1)).toBe(69_000);
-    expect(await counts(db)).toEqual({ user: 20_000, wallet: 20_000, smart_meter: 20_000, market_trade: 3_000, transaction_log: 6_000 });
+    expect(summary).toMatchObject({ users: 20_000, rows: 189_000, inserted: 189_000 });
+    expect(progress.at(-1)).toBe(189_000);
+    expect(await counts(db)).toEqual({
+      user: 20_000,
+      wallet: 20_000,
+      smart_meter: 20_000,
+      energy_settlement: 20_000,
+      idrs_conversion: 20_000,
+      market_offer: 20_000,
+      market_trade: 3_000,
+      transaction_log: 66_000,
+    });
     expect(await householdDefects(db)).toEqual([]);
     const [distinct] = await db.query('select count(distinct email)::int as emails, count(distinct lower(email))::int as lower_emails from "user"');
     expect(distinct).toEqual({ emails: 20_000, lower_emails: 20_000 });

@@ -64,7 +64,7 @@ describe('wallets', () => {
     const upper = `0x${alice.walletAddress.slice(2).toUpperCase()}`;
     const reply = await api.app.inject({ method: 'POST', url: '/idrs/conversions', headers: alice.headers, payload: { walletAddress: upper, type: 'ON_RAMP', idrAmount: '5' } });
     expect(reply.statusCode, reply.body).toBe(201);
-    expect(reply.json()).toMatchObject({ walletAddress: alice.walletAddress, idrsBalance: '100005.25' });
+    expect(reply.json()).toMatchObject({ walletAddress: alice.walletAddress, status: 'PENDING', idrsBalance: '100000.25' });
     const rows = await api.db.query('select wallet_address from idrs_conversion where conversion_id = ?', [reply.json().conversionId]);
     expect(rows).toEqual([{ wallet_address: alice.walletAddress }]);
   });

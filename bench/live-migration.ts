@@ -8,7 +8,7 @@
 // - at the largest size, a running service (NODE_ENV=production) under steady open-loop load from
 //   another process (BENCH_LIVE_RATE requests/s, half POST /trades, half cached GET /users/:id):
 //   a window before, then for each DDL lock_timeout in BENCH_LIVE_LOCK_TIMEOUTS the next release
-//   up and down while a long transaction holds a row of wallet for 5 s (the hard case: the ALTER
+//   (buyers taking a little of each other's offers) up and down while a long transaction holds a row of wallet for 5 s (the hard case: the ALTER
 //   must wait, and live requests must not queue behind it). Printed per window: req/s, p50/p99,
 //   errors, and the longest wait of a live request on a lock (pg_stat_activity, every 10 ms).
 import { spawn } from 'node:child_process';
@@ -34,6 +34,7 @@ const PASSWORD = 'bench password';
 const RENAME = 'Migration20241102000001_RenameProsumerToUser';
 const ADMIN_TOKEN = 'bench-admin-token-bench-admin-token-bench';
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
+const PAYMENT_WEBHOOK_SECRET = 'bench-webhook-secret-bench-webhook-secret';
 const root = new URL('..', import.meta.url).pathname;
 const NEXT_COLUMN = 'Migration20991231000001_AddWalletNote';
 const NEXT_INDEX = 'Migration20991231000002_IndexTransactionLogTimestamp';
@@ -156,7 +157,7 @@ async function underLoad(db: TestDatabase): Promise<Array<{ window: string } & R
   const port = await freePort();
   const service = spawn(process.execPath, ['src/server.ts'], {
     cwd: root,
-    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN, JWT_SECRET, BACKUP_BEFORE_MIGRATE: 'false' },
+    env: { ...process.env, NODE_ENV: 'production', DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1', ADMIN_TOKEN, JWT_SECRET, PAYMENT_WEBHOOK_SECRET, BACKUP_BEFORE_MIGRATE: 'false' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
@@ -177,7 +178,15 @@ async function underLoad(db: TestDatabase): Promise<Array<{ window: string } & R
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ email: `live${n}@example.test`, password: PASSWORD }),
       });
-      traders.push({ userId: userId(n), token: ((await reply.json()) as { token: string }).token });
+      const { token } = (await reply.json()) as { token: string };
+      // each trader publishes an offer, which the others take a little of
+      const offer = await fetch(`${base}/offers`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ energyKwh: '100000.000000', priceIdrsPerKwh: '1000.00', expiresAt: new Date(Date.now() + 86_400_000).toISOString() }),
+      });
+      if (offer.status !== 201) throw new Error(`offer: ${offer.status} ${await offer.text()}`);
+      traders.push({ userId: userId(n), token, offerId: ((await offer.json()) as { offerId: string }).offerId });
     }
     const readIds = Array.from({ length: 200 }, (_, i) => userId(1 + i * 7));
     writeFileSync(join(dir, 'fixture.json'), JSON.stringify({ traders, readIds }));

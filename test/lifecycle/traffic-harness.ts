@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Decimal } from 'decimal.js';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import type { Account } from '../api.ts';
+import { ownMeter, settle, type Account, type ProvisionedMeter } from '../api.ts';
 import type { TestDatabase } from '../helper.ts';
 
 type Kind = 'trade' | 'settlement' | 'login' | 'read';
@@ -17,12 +17,14 @@ export interface TrafficSummary {
 
 const WORKERS = 4;
 const PASSWORD = 'correct horse battery';
-const TRADE = { energyKwh: '0.010000', priceIdrsPerKwh: '1000.00' };
-const SETTLED_KWH = '0.500';
+const TRADE_KWH = '0.010000';
+const OFFER = { energyKwh: '500.000000', priceIdrsPerKwh: '1000.00' };
+// a minute of a 5 kW meter can export at most 0.083 kWh
+const SETTLED_KWH = '0.050';
 
 /**
  * Live traffic against a serving instance, as a market has it while its schema changes:
- * households trading with each other, meters settling, logins and cached profile reads, with
+ * households taking each other's offers, meters sending signed settlements, logins and cached profile reads, with
  * a readiness probe every 50 ms, until stopped. Every request must succeed; energy enters only
  * through settlements and IDRS only moves, so the totals can be checked afterwards.
  */
@@ -34,6 +36,8 @@ export class TrafficHarness {
   #initial = { energy: new Decimal(0), idrs: new Decimal(0) };
   #settled = new Decimal(0);
   #nextPeriod = 0;
+  #meters: ProvisionedMeter[] = [];
+  #offers: string[] = [];
   #running: Promise<unknown> | undefined;
   #stopping = false;
   #done = 0;
@@ -44,11 +48,15 @@ export class TrafficHarness {
     this.#users = users;
   }
 
-  /** Gives every household a meter and records the totals before the traffic. */
+  /** Gives every household a provisioned meter it claimed and an open offer, and records the totals before the traffic. */
   async prepare(): Promise<void> {
+    const api = { app: this.#app, db: this.#db, close: async () => {} };
     for (const [i, user] of this.#users.entries()) {
-      const reply = await this.#app.inject({ method: 'POST', url: '/meters', headers: user.headers, payload: { meterId: this.#meterId(i), capacityKw: '5' } });
-      if (reply.statusCode !== 201) throw new Error(`meter: ${reply.statusCode} ${reply.body}`);
+      this.#meters.push(await ownMeter(api, user, this.#meterId(i), '5', 60));
+      const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+      const reply = await this.#app.inject({ method: 'POST', url: '/offers', headers: user.headers, payload: { ...OFFER, expiresAt } });
+      if (reply.statusCode !== 201) throw new Error(`offer: ${reply.statusCode} ${reply.body}`);
+      this.#offers.push(reply.json().offerId);
     }
     const totals = await this.totals();
     this.#initial = { energy: new Decimal(totals.energy), idrs: new Decimal(totals.idrs) };
@@ -107,17 +115,15 @@ export class TrafficHarness {
       const user = this.#users[n % this.#users.length];
       const other = this.#users[(n + 1 + (n % (this.#users.length - 1))) % this.#users.length];
       if (kind === 'trade') {
-        await this.#expect(kind, 201, { method: 'POST', url: '/trades', headers: user.headers, payload: { sellerUserId: other.userId, ...TRADE } });
+        const offerId = this.#offers[this.#users.indexOf(other)];
+        await this.#expect(kind, 201, { method: 'POST', url: '/trades', headers: user.headers, payload: { offerId, energyKwh: TRADE_KWH } });
       } else if (kind === 'settlement') {
-        const meter = this.#users.indexOf(user);
-        // one minute each, a month ago, never overlapping
+        // one minute each, a month ago, never overlapping; one worker sends them all, so each
+        // meter's signed timestamps arrive in order
         const start = Date.now() - 30 * 86_400_000 + this.#nextPeriod++ * 60_000;
-        const ok = await this.#expect(kind, 201, {
-          method: 'POST',
-          url: `/meters/${this.#meterId(meter)}/settlements`,
-          headers: user.headers,
-          payload: { periodStart: new Date(start).toISOString(), periodEnd: new Date(start + 60_000).toISOString(), netKwh: SETTLED_KWH },
-        });
+        const meter = this.#meters[this.#users.indexOf(user)];
+        const payload = { periodStart: new Date(start).toISOString(), periodEnd: new Date(start + 60_000).toISOString(), netKwh: SETTLED_KWH };
+        const ok = await this.#record(kind, 201, await settle({ app: this.#app, db: this.#db, close: async () => {} }, meter, payload));
         if (ok) this.#settled = this.#settled.plus(SETTLED_KWH);
       } else if (kind === 'login') {
         await this.#expect(kind, 200, { method: 'POST', url: '/auth/login', payload: { email: user.email, password: PASSWORD } });
@@ -128,7 +134,10 @@ export class TrafficHarness {
   }
 
   async #expect(kind: Kind, status: number, request: InjectOptions): Promise<boolean> {
-    const reply = await this.#app.inject(request);
+    return this.#record(kind, status, await this.#app.inject(request));
+  }
+
+  #record(kind: Kind, status: number, reply: { statusCode: number; body: string }): boolean {
     this.#done++;
     this.#summary.byKind[kind]++;
     if (reply.statusCode === status) return true;

@@ -74,7 +74,7 @@ describe('npx mikro-orm', () => {
       expect(result.code, args.join(' ')).toBe(1);
       expect(result.stderr.trim()).toMatch(/^enerlink: --(to|only) (needs a value: a migration name or its 14-digit version|is given more than once)/);
     }
-    expect(await db.query('select name from mikro_orm_migrations')).toHaveLength(3);
+    expect(await db.query('select name from mikro_orm_migrations')).toHaveLength(4);
   });
 
   it('a migration:down that would revert the initial migration (every table dropped) needs --to 0', async () => {

@@ -11,15 +11,25 @@ async function terminateServiceSessions(api: Api): Promise<number> {
   return rows.filter(row => row.terminated).length;
 }
 
+/** `account` offers energy at 1500 IDRS/kWh for a day; returns the offer's id. */
+async function publishOffer(api: Api, account: Account): Promise<string> {
+  const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+  const reply = await api.app.inject({ method: 'POST', url: '/offers', headers: account.headers, payload: { energyKwh: '500', priceIdrsPerKwh: '1500.00', expiresAt } });
+  expect(reply.statusCode, reply.body).toBe(201);
+  return reply.json().offerId;
+}
+
 describe('PostgreSQL sessions terminated under traffic', () => {
   let api: Api;
   let users: Account[];
+  const offers: string[] = [];
 
   beforeAll(async () => {
     api = await startApi('dropped_connections');
     users = [];
     for (let i = 0; i < 4; i++) users.push(await signUp(api.app, `Trader ${i}`));
     for (const user of users) await fund(api.db, user.walletAddress, '1000000.000000', '1000000000.00');
+    for (const user of users) offers.push(await publishOffer(api, user));
   });
   afterAll(async () => {
     await api?.close();
@@ -31,7 +41,7 @@ describe('PostgreSQL sessions terminated under traffic', () => {
         method: 'POST',
         url: '/trades',
         headers: users[n % 4].headers,
-        payload: { sellerUserId: users[(n + 1) % 4].userId, energyKwh: '0.001', priceIdrsPerKwh: '1500.00' },
+        payload: { offerId: offers[(n + 1) % 4], energyKwh: '0.001' },
       });
     let terminated = 0;
     for (let round = 0; round < 10; round++) {
@@ -79,12 +89,14 @@ describe('every connection of the pool held', () => {
   let api: Api;
   let buyer: Account;
   let seller: Account;
+  let sellersOffer: string;
 
   beforeAll(async () => {
     api = await startApi('pool_exhausted', { databaseAcquireTimeoutMs: 1000 });
     buyer = await signUp(api.app, 'Buyer');
     seller = await signUp(api.app, 'Seller');
     for (const user of [buyer, seller]) await fund(api.db, user.walletAddress, '1000.000000', '1000000.00');
+    sellersOffer = await publishOffer(api, seller);
   });
   afterAll(async () => {
     await api?.close();
@@ -103,7 +115,7 @@ describe('every connection of the pool held', () => {
           method: 'POST',
           url: '/trades',
           headers: buyer.headers,
-          payload: { sellerUserId: seller.userId, energyKwh: '0.001', priceIdrsPerKwh: '1500.00' },
+          payload: { offerId: sellersOffer, energyKwh: '0.001' },
         }),
       );
       // every pooled connection is a trade waiting for the lock

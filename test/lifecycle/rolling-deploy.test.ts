@@ -190,7 +190,7 @@ describe('verification of a run', () => {
   it('npm run db:verify reads every row on demand: exact counts, orphans behind every key, exit 1 when one fails', async () => {
     const ok = await runCommand(['src/cli/db-verify.ts'], { DATABASE_URL: db.url });
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/^ok {5}orphaned rows: none across 9 foreign keys$/m);
+    expect(ok.stdout).toMatch(/^ok {5}orphaned rows: none across 12 foreign keys$/m);
     expect(ok.stdout).toMatch(/token_blacklist 0/);
     await db.query('alter table wallet drop constraint wallet_user_id_fkey');
     await db.query(`insert into wallet (wallet_address, user_id) values ('0xorphan', 'user_gone')`);

@@ -11,7 +11,8 @@ const INITIAL = 'Migration20241102000000_InitialSchema';
 const RENAME = 'Migration20241102000001_RenameProsumerToUser';
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
 const OUTBOX = 'Migration20261121000001_CacheOutbox';
-const ALL = [INITIAL, RENAME, INDEXES, OUTBOX];
+const MARKET = 'Migration20261201000001_MarketIntegrity';
+const ALL = [INITIAL, RENAME, INDEXES, OUTBOX, MARKET];
 const NEXT = 'Migration20991231000000_NextRelease';
 
 const cleanup: Array<() => Promise<unknown> | unknown> = [];
@@ -66,13 +67,13 @@ describe('checksums', () => {
     const current = await migrator.integrity.checksumsOf(ALL);
     expect(Object.fromEntries(rows.map(row => [row.name, row.checksum]))).toEqual(Object.fromEntries(current));
     await migrator.down();
-    expect((await checksums(db)).map(row => row.name)).toEqual([INITIAL, RENAME, INDEXES]);
+    expect((await checksums(db)).map(row => row.name)).toEqual(ALL.slice(0, -1));
   });
 
   it('are recorded when a deployed database is adopted', async () => {
     const db = await database('checksum_adopt', true);
     await migratorOf(await orm(db)).up();
-    expect((await checksums(db)).map(row => `${row.name} ${row.source}`)).toEqual([`${INITIAL} adoption`, `${RENAME} run`, `${INDEXES} run`, `${OUTBOX} run`]);
+    expect((await checksums(db)).map(row => `${row.name} ${row.source}`)).toEqual([`${INITIAL} adoption`, `${RENAME} run`, `${INDEXES} run`, `${OUTBOX} run`, `${MARKET} run`]);
   });
 
   it('of a database migrated before checksums were kept are recorded by its next run, with a note', async () => {
@@ -83,8 +84,8 @@ describe('checksums', () => {
     const logs: string[] = [];
     migrator.pipeline.useLogger((level, message) => logs.push(`${level} ${message}`));
     expect(await migrator.up()).toEqual([]);
-    expect(logs).toContain(`warn Recorded the checksums of 4 migration(s) applied before enerlink kept checksums, as their files are now: ${ALL.join(', ')}`);
-    expect((await checksums(db)).map(row => row.source)).toEqual(['backfill', 'backfill', 'backfill', 'backfill']);
+    expect(logs).toContain(`warn Recorded the checksums of ${ALL.length} migration(s) applied before enerlink kept checksums, as their files are now: ${ALL.join(', ')}`);
+    expect((await checksums(db)).map(row => row.source)).toEqual(ALL.map(() => "backfill"));
   });
 });
 
@@ -156,7 +157,7 @@ describe('an up over an edited or deleted migration', () => {
     await expect(migrator.up()).rejects.toThrow(MigrationIntegrityError);
     const result = await migrator.integrity.repair(gone, { by: 'bob', reason: 'the feature was dropped', origin: 'cli', lockTimeoutMs: 10_000 });
     expect(result).toMatchObject({ migration: gone, action: 'forgot missing', checksum: null });
-    expect((await db.query('select name from mikro_orm_migrations order by id')).map(row => row.name)).toEqual([INITIAL, RENAME, INDEXES, gone, OUTBOX].filter(n => n !== gone));
+    expect((await db.query('select name from mikro_orm_migrations order by id')).map(row => row.name)).toEqual([INITIAL, RENAME, INDEXES, gone, OUTBOX, MARKET].filter(n => n !== gone));
     expect(await migrator.up()).toEqual([]);
     await expect(migrator.integrity.repair('Migration20990101000000_Nope', { ...result, by: 'bob', reason: 'x', origin: 'cli', lockTimeoutMs: 1000 })).rejects.toThrow(
       'Unknown migration: Migration20990101000000_Nope',
@@ -217,6 +218,7 @@ describe('in each entry point', () => {
       `${RENAME} edited`,
       `${INDEXES} missing`,
       `${OUTBOX} applied`,
+      `${MARKET} applied`,
       `${NEXT} pending`,
     ]);
     expect(states.migrations[0]).toMatchObject({ appliedBy: { origin: 'service', how: 'run' }, durationMs: expect.any(Number), checksum: { source: 'run' } });

@@ -185,7 +185,7 @@ describe('the shipped migrations', () => {
     await db.drop();
   });
 
-  it('pass the lint; the rename carries its justified annotations', async () => {
+  it('pass the lint; the rename and the market migration carry their justified annotations', async () => {
     const report = await withCommandLifecycle({ em: orm.em, migrator: migratorOf(orm), config: db.config }, lifecycle => lifecycle.lint());
     expect(report.failures).toBe(0);
     const allowed = report.migrations.flatMap(m => m.findings.map(f => `${m.name} ${f.rule}`));
@@ -193,6 +193,10 @@ describe('the shipped migrations', () => {
       'Migration20241102000001_RenameProsumerToUser rename-table',
       'Migration20241102000001_RenameProsumerToUser missing-lock-timeout',
       'Migration20241102000001_RenameProsumerToUser rename-column',
+      'Migration20261201000001_MarketIntegrity missing-lock-timeout',
+      'Migration20261201000001_MarketIntegrity constraint-not-valid',
+      'Migration20261201000001_MarketIntegrity index-not-concurrent',
+      'Migration20261201000001_MarketIntegrity unique-constraint-without-index',
     ]);
     for (const finding of report.migrations.flatMap(m => m.findings)) expect(finding.allowed).toMatch(/\w+ \w+/);
   });
@@ -201,7 +205,7 @@ describe('the shipped migrations', () => {
     const env = { DATABASE_URL: db.url, NODE_ENV: 'development' };
     const result = await runCommand(['src/cli/migration-lint.ts'], env);
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toContain('Lint passed: 4 migration(s)');
+    expect(result.stdout).toContain('Lint passed: 5 migration(s)');
     expect(result.stdout).toMatch(/^Migration20241102000001_RenameProsumerToUser: ok, 10 allowed$/m);
     const one = await runCommand(['src/cli/migration-lint.ts', '20241102000002', '--json'], env);
     expect(JSON.parse(one.stdout)).toEqual({ migrations: [{ name: 'Migration20241102000002_AddCompositeIndexes', file: expect.any(String), findings: [] }], failures: 0 });

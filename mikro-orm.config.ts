@@ -1,6 +1,6 @@
 import { cliMigrator, CliSeedManager } from './src/cli/mikro-orm-extensions.ts';
 import { loadConfigOrExit } from './src/config.ts';
-import { createOrmConfig } from './src/db/orm-config.ts';
+import { createOrmConfig } from './src/orm-config.ts';
 
 export { createOrmConfig };
 

@@ -3,7 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { createOrm } from '../src/db/orm.ts';
+import { createOrm } from '../src/orm.ts';
 import { createRedis } from '../src/db/redis.ts';
 
 const config = loadConfig({ ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent' });

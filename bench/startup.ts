@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createOrm } from '../src/db/orm.ts';
+import { createOrm } from '../src/orm.ts';
 import { migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { createTestDatabase } from '../test/helper.ts';
 

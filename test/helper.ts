@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { buildApp } from '../src/app.ts';
 import { loadConfig, type AppConfig } from '../src/config.ts';
-import { createOrm } from '../src/db/orm.ts';
+import { createOrm } from '../src/orm.ts';
 import { createRedis } from '../src/db/redis.ts';
 import { firstUseTables } from '../src/entities.ts';
 import { MIGRATIONS_TABLE } from '../src/schema/enerlink-migrator.ts';

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_LONG_TRANSACTION_MS, readDbHealth, type DbHealth } from '../admin/db-health.ts';
 import { loadConfigOrExit } from '../config.ts';
-import { createOrm } from '../db/orm.ts';
+import { createOrm } from '../orm.ts';
 import { exitOnFailure } from './errors.ts';
 
 const USAGE = 'usage: npm run db:health [-- --older-than-ms <milliseconds>]';

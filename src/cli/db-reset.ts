@@ -2,7 +2,7 @@
 // then seeds the fixture set (SEED, SEED_USERS, SEED_TRADES). Refused in production.
 import { DatabaseSeeder } from '../../seeders/DatabaseSeeder.ts';
 import { loadConfigOrExit } from '../config.ts';
-import { createOrm } from '../db/orm.ts';
+import { createOrm } from '../orm.ts';
 import { withCommandLifecycle } from '../lifecycle/schema-lifecycle.ts';
 import { migratorOf } from '../schema/enerlink-migrator.ts';
 import { consoleReporter } from '../seeding/seed-report.ts';

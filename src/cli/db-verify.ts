@@ -2,7 +2,7 @@
 // foreign key, exact row counts), which reads every row; never under the migration lock, so
 // migrations and live traffic go on meanwhile. Exit 1 when a check fails.
 import { loadConfigOrExit } from '../config.ts';
-import { createOrm } from '../db/orm.ts';
+import { createOrm } from '../orm.ts';
 import { withCommandLifecycle } from '../lifecycle/schema-lifecycle.ts';
 import { migratorOf } from '../schema/enerlink-migrator.ts';
 import { exitOnFailure } from './errors.ts';

@@ -1,5 +1,5 @@
 import type { AppConfig } from '../config.ts';
-import { createOrm } from '../db/orm.ts';
+import { createOrm } from '../orm.ts';
 import { withCommandLifecycle, type SchemaLifecycle } from '../lifecycle/schema-lifecycle.ts';
 import { migratorOf } from '../schema/enerlink-migrator.ts';
 

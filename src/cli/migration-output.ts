@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { projectRoot } from '../db/orm-config.ts';
+import { projectRoot } from '../orm-config.ts';
 import type { LintFinding } from '../schema/migration-lint.ts';
 import type { LintReport, MigrationPlanReport } from '../schema/migration-review.ts';
 

@@ -2,7 +2,7 @@
 // orm.seeder, with the options given over SEED_USERS, SEED_TRADES and SEED.
 import { DatabaseSeeder } from '../../seeders/DatabaseSeeder.ts';
 import { loadConfigOrExit } from '../config.ts';
-import { createOrm } from '../db/orm.ts';
+import { createOrm } from '../orm.ts';
 import { consoleReporter } from '../seeding/seed-report.ts';
 import { seedOptionsOf } from '../seeding/seed-service.ts';
 import { exitOnFailure } from './errors.ts';

@@ -4,7 +4,7 @@ import type { MikroORM, Options } from '@mikro-orm/postgresql';
 import { buildApp } from '../app.ts';
 import { describeError } from '../describe-error.ts';
 import { requireAdminToken, type AppConfig } from '../config.ts';
-import { createOrm } from '../db/orm.ts';
+import { createOrm } from '../orm.ts';
 import { createRedis } from '../db/redis.ts';
 import { migratorOf } from '../schema/enerlink-migrator.ts';
 

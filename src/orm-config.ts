@@ -2,14 +2,14 @@ import { fileURLToPath } from 'node:url';
 import type { MikroORM } from '@mikro-orm/core';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 import { SeedManager } from '@mikro-orm/seeder';
-import type { AppConfig } from '../config.ts';
-import { entities, serviceTables, unmigratedTables } from '../entities.ts';
-import { EnerlinkMigrator, migratorExtension } from '../schema/enerlink-migrator.ts';
-import type { MigrationSettings } from '../schema/migration-runner.ts';
-import { discardBrokenClients } from './pg-pool.ts';
+import type { AppConfig } from './config.ts';
+import { entities, serviceTables, unmigratedTables } from './entities.ts';
+import { EnerlinkMigrator, migratorExtension } from './schema/enerlink-migrator.ts';
+import type { MigrationSettings } from './schema/migration-runner.ts';
+import { discardBrokenClients } from './db/pg-pool.ts';
 
 /** The repository root: migrations/ and seeders/ are found relative to it. */
-export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
 /** How migration runs behave under `config`. */
 export function migrationSettings(config: AppConfig): MigrationSettings {
@@ -22,7 +22,8 @@ export function migrationSettings(config: AppConfig): MigrationSettings {
 }
 
 /**
- * The one MikroORM configuration, shared by the CLI (`mikro-orm.config.ts`), the app and the
+ * The one MikroORM configuration (at the top of src/: it composes the entities, the service
+ * tables and the migrator, so it belongs to no lower layer), shared by the CLI (`mikro-orm.config.ts`), the app and the
  * tests. `overrides` lets tests point it at their own database.
  */
 export function createOrmConfig(

@@ -183,7 +183,7 @@ async function underLoad(db: TestDatabase): Promise<Array<{ window: string } & R
       const offer = await fetch(`${base}/offers`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ energyKwh: '100000.000000', priceIdrsPerKwh: '1000.00', expiresAt: new Date(Date.now() + 86_400_000).toISOString() }),
+        body: JSON.stringify({ energyKwh: '1000.000000', priceIdrsPerKwh: '1000.00', expiresAt: new Date(Date.now() + 86_400_000).toISOString() }),
       });
       if (offer.status !== 201) throw new Error(`offer: ${offer.status} ${await offer.text()}`);
       traders.push({ userId: userId(n), token, offerId: ((await offer.json()) as { offerId: string }).offerId });

@@ -73,6 +73,47 @@ describe('seed:cleanup on an adopted legacy database holding fixtures beside it'
     expect(await legacyOnly()).toEqual(legacy);
   });
 
+  it('a cleanup whose session is terminated while it waits behind a writer removes nothing; the next one removes it all', async () => {
+    await seedScenario(orm.em.fork(), 'lifecycle', OPTIONS);
+    const scenarioRows = `select count(*)::int as n from "user" u join wallet w using (user_id) where u.email = 'lifecycle@enerlink.example' or u.user_id in (select user_id from token_blacklist)`;
+    const before = await count(scenarioRows);
+    const snapshot = await dumpTables(db, ['user', 'wallet', 'idrs_conversion']);
+    // a writer holding a row against the scenario's login household: the cleanup waits for it
+    const writer = await db.connect();
+    await writer.query('begin');
+    await writer.query(`insert into market_trade (buyer_user_id, seller_user_id, traded_energy_kwh, price_idrs_per_kwh, total_idrs) values ('prosumer_2', 'user_lifecycle', 1, 1000, 1000)`);
+    const cleanup = cleanupFixtures(orm.em.fork(), 'lifecycle', DEV);
+    const failed = cleanup.then(() => 'finished', error => String(error));
+    let terminated = 0;
+    for (let attempt = 0; attempt < 200 && terminated === 0; attempt++) {
+      await new Promise(resolve => setTimeout(resolve, 50));
+      const rows = await db.query(`select pg_terminate_backend(pid) as t from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%for update of u%'`);
+      terminated = rows.filter(row => row.t).length;
+    }
+    expect(terminated).toBe(1);
+    expect(await failed).toMatch(/terminat/i);
+    await writer.query('rollback');
+    writer.release();
+    expect(await count(scenarioRows)).toBe(before);
+    expect(await dumpTables(db, ['user', 'wallet', 'idrs_conversion'])).toEqual(snapshot);
+    const removed = await cleanupFixtures(orm.em.fork(), 'lifecycle', DEV);
+    expect(removed.tables.find(t => t.label === 'users')!.rows).toBe(6);
+  });
+
+  it('the same SEED gives the same scenario rows, byte for byte, after a cleanup', async () => {
+    const scenarioDump = async () =>
+      (await db.query(`select row_to_json(u)::text || row_to_json(w)::text || row_to_json(m)::text as r from "user" u join wallet w using (user_id) join smart_meter m using (user_id)
+        where u.user_id in (select seller_user_id from market_offer) and u.email not like 'demo@%' order by u.user_id`)).map(row => row.r);
+    await seedScenario(orm.em.fork(), 'power-trader', OPTIONS);
+    const first = await scenarioDump();
+    await cleanupFixtures(orm.em.fork(), 'power-trader', DEV);
+    await seedScenario(orm.em.fork(), 'power-trader', OPTIONS);
+    expect(first.length).toBe(1);
+    expect(await scenarioDump()).toEqual(first);
+    await cleanupFixtures(orm.em.fork(), 'power-trader', DEV);
+    expect(await legacyOnly()).toEqual(legacy);
+  });
+
   it('is refused in production, removing nothing', async () => {
     await seedFixtures(orm.em.fork(), { ...OPTIONS, users: 3, trades: 0 });
     await expect(cleanupFixtures(orm.em.fork(), undefined, { isProduction: true, allowProduction: false })).rejects.toBeInstanceOf(SeedRefusedError);

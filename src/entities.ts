@@ -2,6 +2,8 @@ import { ADMIN_AUDIT_TABLE } from './admin/audit-log.ts';
 import { TokenBlacklist } from './auth/token-blacklist.entity.ts';
 import { CACHE_OUTBOX_TABLE } from './cache/cache-outbox.ts';
 import { CacheOutbox } from './cache/cache-outbox.entity.ts';
+import { FIXTURE_RUNS_TABLE } from './seeding/fixture-runs.ts';
+import { REFERENCE_SEEDS_TABLE } from './seeding/reference-data.ts';
 import { PREVIOUS_BACKEND_MIGRATIONS_TABLE } from './schema/legacy-adoption.ts';
 import { MIGRATION_CHECKSUMS_TABLE } from './schema/migration-checksums.ts';
 import { MIGRATION_RUNS_TABLE } from './schema/migration-run-log.ts';
@@ -19,7 +21,7 @@ import { Wallet } from './wallets/wallet.entity.ts';
 export const entities = [User, Wallet, SmartMeter, EnergySettlement, TransactionLog, MarketTrade, IdrsConversion, TokenBlacklist, MarketOffer, UserLimit, CacheOutbox];
 
 /** Service tables created on first use by their owners (see src/db/service-tables.ts): no entity, no migration. */
-export const firstUseTables = [MIGRATION_RUNS_TABLE.name, MIGRATION_CHECKSUMS_TABLE.name, ADMIN_AUDIT_TABLE.name];
+export const firstUseTables = [MIGRATION_RUNS_TABLE.name, MIGRATION_CHECKSUMS_TABLE.name, ADMIN_AUDIT_TABLE.name, FIXTURE_RUNS_TABLE.name, REFERENCE_SEEDS_TABLE.name];
 
 /**
  * Tables no migration builds, which `migration:check` must leave alone: the first-use service

@@ -1,5 +1,5 @@
 import type { EntityData } from '@mikro-orm/core';
-import { DEMO_LOGIN, FixtureStream } from '../../src/seeding/fixture-set.ts';
+import { FixtureStream } from '../../src/seeding/fixture-set.ts';
 import { User, type IUser } from '../../src/users/user.entity.ts';
 import { FixtureFactory } from './fixture-factory.ts';
 
@@ -19,8 +19,8 @@ export class UserFactory extends FixtureFactory<IUser> {
     const demo = index === 0;
     return {
       userId,
-      name: demo ? DEMO_LOGIN.name : `${firstName} ${lastName}`,
-      email: demo ? DEMO_LOGIN.email : `${emailPart(firstName)}.${emailPart(lastName)}.${userId.slice(-8)}@${domain}`,
+      name: demo ? this.fixtures.login.name : `${firstName} ${lastName}`,
+      email: demo ? this.fixtures.login.email : `${emailPart(firstName)}.${emailPart(lastName)}.${userId.slice(-8)}@${domain}`,
       passwordHash: this.fixtures.passwordHash,
       createdAt: joinedAt,
       updatedAt: joinedAt,

@@ -26,6 +26,7 @@ import { MigrationIntegrityError } from '../schema/migration-integrity.ts';
 import type { RunSelection } from '../schema/migration-plan.ts';
 import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
 import { seedOptionsOf } from '../seeding/seed-options.ts';
+import type { ScenarioName } from '../seeding/scenario-names.ts';
 import { bearerToken, isAdminToken, tokenFingerprint } from './admin-token.ts';
 import { AuditLog, auditParams, outcomeOf, type AuditQuery } from './audit-log.ts';
 import statusRoutes from './status.routes.ts';
@@ -179,7 +180,7 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
     return report;
   });
 
-  app.post<{ Body: { users?: number; trades?: number; seed?: number } }>(
+  app.post<{ Body: { users?: number; trades?: number; seed?: number; scenario?: ScenarioName } }>(
     '/admin/seed',
     { schema: seedSchema, config: { action: 'seed' } },
     async request => {
@@ -196,12 +197,21 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
         trades: request.body.trades ?? defaults.trades,
         seed: request.body.seed ?? defaults.seed,
       };
-      if (options.trades > 0 && options.users < 2) {
+      const { scenario } = request.body;
+      if (scenario && (request.body.users !== undefined || request.body.trades !== undefined)) {
+        throw new ConflictingOptionsError(`Scenario ${scenario} has a fixed size: it takes seed, not users or trades`);
+      }
+      if (!scenario && options.trades > 0 && options.users < 2) {
         throw new ConflictingOptionsError(`Trades need at least 2 users to trade between, got users: ${options.users}`);
       }
       const { pending } = await lifecycle.status();
       if (pending.length > 0) {
         throw new SchemaNotCurrentError(`Apply the pending migrations first (POST /admin/migrations/up): ${pending.join(', ')}`);
+      }
+      if (scenario) {
+        const summary = await lifecycle.seedScenario(scenario, options);
+        request.auditResult = { scenario, seed: summary.seed, inserted: summary.inserted };
+        return summary;
       }
       const summary = await lifecycle.seed(options);
       request.auditResult = { seed: summary.seed, users: summary.users, trades: summary.trades, inserted: summary.inserted };

@@ -1,5 +1,6 @@
 // JSON schemas of the admin API: what each route takes and answers (also its OpenAPI document).
 import { MAX_SEED } from '../config.ts';
+import { SCENARIO_NAMES } from '../seeding/scenario-names.ts';
 import { problemProperties, problemRequired, problemResponses } from '../http/problem-details.ts';
 import { timestampSchema } from '../http/schemas.ts';
 
@@ -384,12 +385,31 @@ export const seedSchema = {
       users: { type: 'integer', minimum: 1, maximum: MAX_API_SEED_ROWS, description: 'Default: SEED_USERS' },
       trades: { type: 'integer', minimum: 0, maximum: MAX_API_SEED_ROWS, description: 'Default: SEED_TRADES' },
       seed: { type: 'integer', minimum: 0, maximum: MAX_SEED, description: 'Default: SEED; the same seed gives the same rows' },
+      scenario: { type: 'string', enum: [...SCENARIO_NAMES], description: 'A named scenario (its own households, beside the base set) instead of the base set; takes only seed' },
     },
     additionalProperties: false,
   },
   response: {
     200: {
+      anyOf: [
+        {
+          type: 'object',
+          description: 'A scenario: its rows by table and the login that shows it',
+          properties: {
+            scenario: { type: 'string' },
+            seed: { type: 'integer' },
+            shows: { type: 'string' },
+            tables: { type: 'array', items: { type: 'object', properties: { label: { type: 'string' }, rows: { type: 'integer' } }, required: ['label', 'rows'] } },
+            rows: { type: 'integer' },
+            inserted: { type: 'integer' },
+            durationMs: { type: 'number' },
+            login: { type: 'object', properties: { email: { type: 'string' }, password: { type: 'string' } }, required: ['email', 'password'] },
+          },
+          required: ['scenario', 'seed', 'shows', 'tables', 'rows', 'inserted', 'durationMs', 'login'],
+        },
+        {
       type: 'object',
+      description: 'The base set',
       properties: {
         seed: { type: 'integer' },
         users: { type: 'integer' },
@@ -407,6 +427,8 @@ export const seedSchema = {
         demo: { type: 'object', properties: { email: { type: 'string' }, password: { type: 'string' } }, required: ['email', 'password'] },
       },
       required: ['seed', 'users', 'wallets', 'meters', 'settlements', 'conversions', 'offers', 'trades', 'transactionLogs', 'rows', 'inserted', 'durationMs', 'rowsPerSecond', 'demo'],
+        },
+      ],
     },
     ...problemResponses,
   },

@@ -18,7 +18,10 @@ import type { RecordedRun } from '../schema/migration-run-log.ts';
 import type { MigrationLogger, RunOptions, RunResult } from '../schema/migration-runner.ts';
 import type { VerificationReport } from '../schema/schema-verification.ts';
 import type { SeedOptions } from '../seeding/seed-options.ts';
-import type { SeedContext, SeedSummary } from '../seeding/seed-service.ts';
+import type { SeedContext, SeedSummary, ScenarioSummary } from '../seeding/seed-service.ts';
+import type { CleanupSummary } from '../seeding/seed-cleanup.ts';
+import type { ReferenceReport } from '../seeding/reference-data.ts';
+import type { CleanupTarget, ScenarioName } from '../seeding/scenario-names.ts';
 
 /** What every entry point (service, CLI, admin API, db:reset, seeding) hands the lifecycle. */
 export interface SchemaLifecycleOptions {
@@ -161,6 +164,11 @@ export class SchemaLifecycle {
     return seedFixtures(this.#options.em.fork(), options, { ...context, events: this.events });
   }
 
+  /** A named scenario; recorded for the caches like the base set. */
+  seedScenario(name: ScenarioName, options: SeedOptions): Promise<ScenarioSummary> {
+    return seedScenario(this.#options.em.fork(), name, options, { events: this.events });
+  }
+
   async close(): Promise<void> {
     await this.#invalidator?.stop();
     for (const detach of this.#detach.splice(0)) detach();
@@ -176,6 +184,24 @@ export async function seedFixtures(em: EntityManager, options: SeedOptions, cont
   // loaded when first used: the fixture factories and faker cost a serving instance's start
   const { runSeed } = await import('../seeding/seed-service.ts');
   return runSeed(em, options, { ...context, beforeCommit: execute => recordDataChange(execute).then(() => {}) });
+}
+
+/** A named scenario, recorded like the base set: its transaction records the data change too. */
+export async function seedScenario(em: EntityManager, name: ScenarioName, options: SeedOptions, context: Omit<SeedContext, 'beforeCommit'> = {}): Promise<ScenarioSummary> {
+  const { runScenario } = await import('../seeding/seed-service.ts');
+  return runScenario(em, name, options, { ...context, beforeCommit: execute => recordDataChange(execute).then(() => {}) });
+}
+
+/** Removes fixture rows (see runCleanup); its transaction records the data change, as a seed's does. */
+export async function cleanupFixtures(em: EntityManager, target: CleanupTarget | undefined, options: Pick<SeedOptions, 'isProduction' | 'allowProduction'>): Promise<CleanupSummary> {
+  const { runCleanup } = await import('../seeding/seed-cleanup.ts');
+  return runCleanup(em, target, options, { beforeCommit: execute => recordDataChange(execute).then(() => {}) });
+}
+
+/** The reference seeders of `folder` not applied yet (see applyReferenceSeeders); each one's transaction records the data change. */
+export async function applyReferenceData(em: EntityManager, folder: string): Promise<ReferenceReport> {
+  const { applyReferenceSeeders } = await import('../seeding/reference-data.ts');
+  return applyReferenceSeeders(em, folder, { beforeCommit: execute => recordDataChange(execute).then(() => {}) });
 }
 
 /** Runs `work` with a command's lifecycle (no cache of its own), closed after. */

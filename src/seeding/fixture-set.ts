@@ -25,6 +25,13 @@ export const FIXTURE_OFFER_EXPIRY = new Date(Date.UTC(2099, 11, 31));
 export const FixtureStream = { users: 1, wallets: 2, meters: 3, trades: 4, household: 5, settlements: 6, conversions: 7, offers: 8 } as const;
 export type FixtureStream = (typeof FixtureStream)[keyof typeof FixtureStream];
 
+/** A named scenario's own households: their random streams and the login its household 0 shows. */
+export interface ScenarioFixtures {
+  /** Mixed into every row's seed, so a scenario's households never coincide with the base set's. */
+  namespace: number;
+  login: { userId: string; name: string; email: string };
+}
+
 /** Who a fixture household is: its user's id and the moment it joined, shared by its wallet and meter. */
 export interface HouseholdIdentity {
   userId: string;
@@ -46,12 +53,17 @@ export class FixtureSet {
    * call (~3 µs); picking from the list with the same seeded faker costs a tenth of that.
    */
   readonly names: { readonly first: readonly string[]; readonly last: readonly string[] };
+  /** The login household 0 has: the demo login, or the scenario's. */
+  readonly login: { userId: string; name: string; email: string };
+  readonly #namespace: number | undefined;
   readonly #identityRandom = createFastRandomizer();
   #lastIdentity: { index: number; identity: HouseholdIdentity } | undefined;
 
-  constructor(seed: number, passwordHash: string) {
+  constructor(seed: number, passwordHash: string, scenario?: ScenarioFixtures) {
     this.seed = seed;
     this.passwordHash = passwordHash;
+    this.login = scenario?.login ?? DEMO_LOGIN;
+    this.#namespace = scenario?.namespace;
     this.faker = new Faker({ locale: [en], randomizer: createFastRandomizer() });
     const { first_name: first, last_name: last } = this.faker.definitions.person;
     this.names = { first: nameList(first), last: nameList(last) };
@@ -59,7 +71,7 @@ export class FixtureSet {
 
   /** The faker, positioned at the start of row `index` of `stream`. */
   fakerFor(stream: FixtureStream, index: number): Faker {
-    this.faker.seed(index === 0 ? [stream] : [stream, index, this.seed]);
+    this.faker.seed(this.#words(stream, index));
     return this.faker;
   }
 
@@ -70,13 +82,19 @@ export class FixtureSet {
   household(index: number): HouseholdIdentity {
     if (this.#lastIdentity?.index === index) return this.#lastIdentity.identity;
     const random = this.#identityRandom;
-    random.seed(index === 0 ? [FixtureStream.household] : [FixtureStream.household, index, this.seed]);
+    random.seed(this.#words(FixtureStream.household, index));
     const joinedAtMs = FIXTURE_EPOCH_MS + index * JOIN_INTERVAL_MS + Math.floor(random.next() * JOIN_INTERVAL_MS);
     let token = '';
     for (let i = 0; i < 8; i++) token += TOKEN_ALPHABET[Math.floor(random.next() * TOKEN_ALPHABET.length)];
-    const identity = { userId: index === 0 ? DEMO_LOGIN.userId : `user_${joinedAtMs}_${token}`, joinedAt: new Date(joinedAtMs) };
+    const identity = { userId: index === 0 ? this.login.userId : `user_${joinedAtMs}_${token}`, joinedAt: new Date(joinedAtMs) };
     this.#lastIdentity = { index, identity };
     return identity;
+  }
+
+  // the base set's words are what earlier releases seeded with; a scenario appends its namespace
+  #words(stream: FixtureStream, index: number): number[] {
+    const words = index === 0 ? [stream] : [stream, index, this.seed];
+    return this.#namespace === undefined ? words : [...words, this.#namespace];
   }
 }
 

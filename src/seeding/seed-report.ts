@@ -1,4 +1,5 @@
-import type { SeedReporter, SeedSummary } from './seed-service.ts';
+import type { CleanupSummary } from './seed-cleanup.ts';
+import type { ScenarioSummary, SeedReporter, SeedSummary } from './seed-service.ts';
 
 interface Output {
   write(text: string): unknown;
@@ -60,6 +61,23 @@ export function describeSummary(summary: SeedSummary): string {
     `Seeded ${tables.join(', ')} (seed ${summary.seed}): ${count(summary.rows)} rows, ${count(summary.inserted)} new, ` +
     `in ${(summary.durationMs / 1000).toFixed(1)} s (${count(summary.rowsPerSecond)} rows/s)`
   );
+}
+
+/** What a scenario holds, how much was new, and the login that shows it (two lines). */
+export function describeScenario(summary: ScenarioSummary): string {
+  const tables = summary.tables.map(({ label, rows }) => `${count(rows)} ${label}`).join(', ');
+  return (
+    `Seeded scenario ${summary.scenario} (seed ${summary.seed}): ${tables}; ${count(summary.rows)} rows, ${count(summary.inserted)} new, ` +
+    `in ${(summary.durationMs / 1000).toFixed(1)} s\nLogin: ${summary.login.email} / ${summary.login.password} (${summary.shows})`
+  );
+}
+
+/** What a cleanup removed, by table, and of which recorded runs. */
+export function describeCleanup(summary: CleanupSummary): string {
+  if (summary.runs.length === 0) return 'No fixtures recorded: nothing removed';
+  const runs = summary.runs.map(run => `${run.scenario} (seed ${run.seed})`).join(', ');
+  const tables = summary.tables.filter(t => t.rows > 0).map(({ label, rows }) => `${count(rows)} ${label}`);
+  return `Removed the fixtures of ${runs}: ${tables.length > 0 ? tables.join(', ') : 'no rows left'} (${count(summary.rows)} rows) in ${(summary.durationMs / 1000).toFixed(1)} s`;
 }
 
 function count(value: number): string {

@@ -2,6 +2,10 @@ import { performance } from 'node:perf_hooks';
 import type { EntityData, EntityKey, EntityManager, EntityName } from '@mikro-orm/core';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type { PoolClient } from 'pg';
+import { fixturesOf, SCENARIOS } from './scenarios.ts';
+import { BASE_SET, type ScenarioName } from './scenario-names.ts';
+import { recordFixtureRun } from './fixture-runs.ts';
+import { inSeedTransaction } from './seed-transaction.ts';
 import type { QueryRunner } from '../db/query-runner.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import { IdrsConversion } from '../idrs/idrs-conversion.entity.ts';
@@ -23,7 +27,7 @@ import { TransactionLogFactory } from '../../seeders/factories/TransactionLogFac
 import { UserFactory } from '../../seeders/factories/UserFactory.ts';
 import { WalletFactory } from '../../seeders/factories/WalletFactory.ts';
 import { BulkCopy } from './bulk-copy.ts';
-import { DEMO_LOGIN, FixtureSet, fixturePasswordHash } from './fixture-set.ts';
+import { DEMO_LOGIN, FIXTURE_PASSWORD, FixtureSet, fixturePasswordHash } from './fixture-set.ts';
 
 import type { SeedOptions } from './seed-options.ts';
 
@@ -32,6 +36,17 @@ export { seedOptionsOf, type SeedOptions } from './seed-options.ts';
 /** Seeding a production database without SEED_ALLOW_PRODUCTION=1; nothing was written. */
 export class SeedRefusedError extends Error {
   override name = 'SeedRefusedError';
+}
+
+/** Refuses to write fixtures to (or clean them from) a production database unless SEED_ALLOW_PRODUCTION=1. */
+export function refuseProduction(options: Pick<SeedOptions, 'isProduction' | 'allowProduction'>, what = 'seeding'): void {
+  if (options.isProduction && !options.allowProduction) {
+    throw new SeedRefusedError(
+      what === 'seeding'
+        ? 'seeding is refused with NODE_ENV=production: it writes users whose password is "password"; set SEED_ALLOW_PRODUCTION=1 to seed anyway'
+        : `${what} is refused with NODE_ENV=production; set SEED_ALLOW_PRODUCTION=1 to run it anyway`,
+    );
+  }
 }
 
 /** Where a seed run tells a person what it does; every method may be left silent. */
@@ -75,7 +90,6 @@ export interface SeedContext {
 }
 
 const DEFAULT_BATCH_SIZE = 5_000;
-const SEED_LOCK_KEY = 'enerlink.seed';
 const YIELD_EVERY_ROWS = 500;
 const silent: SeedReporter = { warn() {}, progress() {}, completed() {} };
 
@@ -89,11 +103,7 @@ const silent: SeedReporter = { warn() {}, progress() {}, completed() {} };
  */
 export async function runSeed(em: EntityManager, options: SeedOptions, context: SeedContext = {}): Promise<SeedSummary> {
   const { events, beforeCommit, reporter = silent, batchSize = DEFAULT_BATCH_SIZE } = context;
-  if (options.isProduction && !options.allowProduction) {
-    throw new SeedRefusedError(
-      'seeding is refused with NODE_ENV=production: it writes users whose password is "password"; set SEED_ALLOW_PRODUCTION=1 to seed anyway',
-    );
-  }
+  refuseProduction(options);
   if (options.trades > 0 && options.users < 2) {
     throw new RangeError(`trades need at least 2 users, got ${options.users}`);
   }
@@ -140,34 +150,21 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
   // Through the ORM first: Kysely adopts the pg pool on its first query, and only a pool it
   // adopted is ended by orm.close(); a process that only borrowed it would hang until idle timeout.
   await assertMigrated(connection, [...new Set([...households, ...trading].map(({ writer }) => writer.tableName))]);
-  const pool = await connection.getNativeClient();
-  const client = await pool.connect();
-  let inserted = 0;
-  let broken: Error | undefined;
-  try {
-    await client.query('begin');
-    // a second seeder running at the same time waits instead of racing for the same rows
-    await client.query('select pg_advisory_xact_lock(hashtext($1))', [SEED_LOCK_KEY]);
-    inserted += await writeInBatches(client, households, options.users, batchSize, advance);
-    if (trading.length > 0) {
-      const [trades, logs] = trading;
-      inserted += await writeInBatches(client, [trades], options.trades, batchSize, advance);
-      inserted += await writeInBatches(client, [logs], options.trades * 2, batchSize * 2, advance);
-    }
-    if (beforeCommit) {
-      await beforeCommit(async (sql, params = []) => {
-        let index = 0;
-        return (await client.query(sql.replace(/\?/g, () => `$${++index}`), params)).rows;
-      });
-    }
-    await client.query('commit');
-  } catch (error) {
-    // a connection that cannot even roll back goes back to the pool destroyed
-    await client.query('rollback').catch(rollbackError => void (broken = rollbackError));
-    throw error;
-  } finally {
-    client.release(broken);
-  }
+  const inserted = await inSeedTransaction(
+    em,
+    async client => {
+      let inserted = await writeInBatches(client, households, options.users, batchSize, advance);
+      if (trading.length > 0) {
+        const [trades, logs] = trading;
+        inserted += await writeInBatches(client, [trades], options.trades, batchSize, advance);
+        inserted += await writeInBatches(client, [logs], options.trades * 2, batchSize * 2, advance);
+      }
+      // trades are between households of the set: removing its users removes them too
+      await recordFixtureRun(client, { scenario: BASE_SET, seed: options.seed, households: options.users });
+      return inserted;
+    },
+    beforeCommit,
+  );
 
   const durationMs = performance.now() - started;
   const summary: SeedSummary = {
@@ -260,4 +257,73 @@ async function writeInBatches(
   }
   await inFlight;
   return inserted;
+}
+
+/** A scenario after a run: what it holds (all present now), how many rows were new, and its login. */
+export interface ScenarioSummary {
+  scenario: ScenarioName;
+  seed: number;
+  /** What the login shows. */
+  shows: string;
+  /** Rows of the scenario by table label, users first. */
+  tables: Array<{ label: string; rows: number }>;
+  rows: number;
+  /** Rows this run inserted; 0 when the scenario was already there. */
+  inserted: number;
+  durationMs: number;
+  login: { email: string; password: string };
+}
+
+/**
+ * Builds scenario `name` for `options.seed` beside whatever is there (the base set included): its
+ * own households, whose ids and emails come from the scenario's streams, so it never touches a
+ * base-set row. Idempotent per household: a household already present is skipped with every row
+ * it owns, since a run writes a household and its rows in one transaction. Scenarios are small
+ * (tens to hundreds of rows): built in memory, one COPY per table.
+ */
+export async function runScenario(em: EntityManager, name: ScenarioName, options: SeedOptions, context: SeedContext = {}): Promise<ScenarioSummary> {
+  const { events, beforeCommit, reporter = silent } = context;
+  refuseProduction(options);
+  const definition = SCENARIOS[name];
+  if (options.isProduction) reporter.warn(`seeding scenario ${name} into a PRODUCTION database (SEED_ALLOW_PRODUCTION=1): its users' password is "password"`);
+  const started = performance.now();
+  const fixtures = fixturesOf(name, options.seed, fixturePasswordHash(options.seed));
+  const users = new UserFactory(em, fixtures);
+  const userRows = Array.from({ length: definition.households }, (_, index) => users.row(index));
+  const tables = definition.tables(em, fixtures);
+  // keyed by the owner: rows are never looked up (see below), and a generated primary key cannot be a key
+  const writerOf = (entity: EntityName<any>, key?: string) => new BulkCopy(em.getMetadata(entity), em.getPlatform(), key ? [key as never] : undefined);
+  const userWriter = writerOf(User);
+  const connection = em.getConnection() as PostgreSqlConnection;
+  await assertMigrated(connection, [userWriter.tableName, ...tables.map(({ entity }) => em.getMetadata(entity).tableName)]);
+  const inserted = await inSeedTransaction(
+    em,
+    async client => {
+      const written = await userWriter.write(client, userRows);
+      const present = new Set(written.present.map(row => String(row.userId)));
+      let inserted = written.inserted;
+      for (const { entity, owner, ownerUser, rows } of tables) {
+        const ownerOf = ownerUser ?? ((row: EntityData<any>) => String(row[owner]));
+        const fresh = rows.filter(row => !present.has(ownerOf(row)));
+        // the households are new, so their rows cannot be there yet: nothing to look up
+        inserted += (await writerOf(entity, owner).write(client, fresh, () => false)).inserted;
+      }
+      await recordFixtureRun(client, { scenario: name, seed: options.seed, households: definition.households });
+      return inserted;
+    },
+    beforeCommit,
+  );
+  const counts = [{ label: 'users', rows: userRows.length }, ...tables.map(({ label, rows }) => ({ label, rows: rows.length }))];
+  const summary: ScenarioSummary = {
+    scenario: name,
+    seed: options.seed,
+    shows: definition.shows,
+    tables: counts,
+    rows: counts.reduce((sum, table) => sum + table.rows, 0),
+    inserted,
+    durationMs: performance.now() - started,
+    login: { email: fixtures.login.email, password: FIXTURE_PASSWORD },
+  };
+  await events?.emit('seed.completed', { users: userRows.length, wallets: tables.find(t => t.label === 'wallets')?.rows.length ?? 0, meters: tables.find(t => t.label === 'smart meters')?.rows.length ?? 0, seed: options.seed });
+  return summary;
 }

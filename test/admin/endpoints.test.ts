@@ -270,6 +270,21 @@ describe('POST /admin/seed', () => {
     expect((await call('POST', '/admin/seed', { users: 3, trades: 4, seed: 1 })).json()).toMatchObject({ trades: 4, transactionLogs: 8 + 3 * 3 });
   });
 
+  it('takes a scenario: its own households beside the base set, its login, nothing new the second time', async () => {
+    const { call, db } = await api('seed_scenario');
+    expect((await call('POST', '/admin/seed', { users: 2 })).statusCode).toBe(200);
+    const reply = await call('POST', '/admin/seed', { scenario: 'power-trader', seed: 4 });
+    expect(reply.statusCode, reply.body).toBe(200);
+    expect(reply.json()).toMatchObject({ scenario: 'power-trader', seed: 4, login: { email: 'power-trader@enerlink.example', password: 'password' } });
+    expect(reply.json().tables).toContainEqual({ label: 'offers', rows: 120 });
+    expect(reply.json().inserted).toBe(reply.json().rows);
+    expect(await db.query(`select count(*)::int as n from market_offer where seller_user_id = 'user_power_trader'`)).toEqual([{ n: 120 }]);
+    expect(await db.query('select count(*)::int as n from "user"')).toEqual([{ n: 2 + 25 }]);
+    expect((await call('POST', '/admin/seed', { scenario: 'power-trader', seed: 4 })).json()).toMatchObject({ inserted: 0 });
+    expectProblem(await call('POST', '/admin/seed', { scenario: 'power-trader', users: 3 }), 400, 'CONFLICTING_OPTIONS');
+    expectProblem(await call('POST', '/admin/seed', { scenario: 'nope' }), 400, 'VALIDATION_FAILED');
+  });
+
   it('is refused with 403 in production, with 409 while migrations are pending, and for impossible sets', async () => {
     const production = await api('seed_prod', {
       env: { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), PAYMENT_WEBHOOK_SECRET: 'w'.repeat(32), LOG_LEVEL: 'silent', SEED_ALLOW_PRODUCTION: '1' },

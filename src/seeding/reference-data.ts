@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { EntityManager } from '@mikro-orm/core';
+import type { PoolClient } from 'pg';
+import type { QueryRunner } from '../db/query-runner.ts';
+import type { ServiceTable } from '../db/service-tables.ts';
+import { inSeedTransaction, queryRunnerOf } from './seed-transaction.ts';
+
+/**
+ * Reference data that production needs (unlike fixtures): each reference seeder is applied once
+ * and recorded with the checksum of its file, like a migration. A seeder whose file changed after
+ * it was applied is reported, never run again silently: the data it wrote may have been edited
+ * since, so a change is a new reference seeder.
+ */
+export const REFERENCE_SEEDS_TABLE: ServiceTable = {
+  name: 'enerlink_reference_seed',
+  create: [
+    `create table if not exists enerlink_reference_seed (
+      name varchar(200) primary key,
+      checksum char(64) not null,
+      applied_at timestamptz not null default now(),
+      duration_ms integer not null
+    )`,
+  ],
+};
+
+/** What a reference seeder file exports as `referenceSeeder`. */
+export interface ReferenceSeeder {
+  /** Writes the data in the run's transaction; `execute` takes `?` placeholders. */
+  apply(execute: QueryRunner): Promise<void>;
+}
+
+/** One reference seeder file of the folder, in name order. */
+interface ReferenceSeederFile {
+  name: string;
+  checksum: string;
+  path: string;
+}
+
+/** What a run did with each reference seeder. */
+export interface ReferenceReport {
+  applied: string[];
+  unchanged: string[];
+  /** Applied before with another checksum: reported, not run again. */
+  changed: Array<{ name: string; appliedAt: Date; recorded: string; current: string }>;
+}
+
+/** The folder's reference seeders (`*.ts`, in name order) and their checksums (of the file's text). */
+export function referenceSeedersIn(folder: string): ReferenceSeederFile[] {
+  let names: string[];
+  try {
+    names = readdirSync(folder).filter(name => name.endsWith('.ts')).sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return names.map(file => {
+    const path = join(folder, file);
+    const text = readFileSync(path, 'utf8').replace(/\r\n/g, '\n');
+    return { name: file.replace(/\.ts$/, ''), checksum: createHash('sha256').update(text).digest('hex'), path };
+  });
+}
+
+/**
+ * Applies the reference seeders of `folder` not applied yet, each in a transaction of its own
+ * with its record (and `beforeCommit`: the lifecycle records the data change for the caches), under
+ * the seed lock, so instances starting together apply each exactly once. Allowed in production:
+ * that is what reference data is for.
+ */
+export async function applyReferenceSeeders(
+  em: EntityManager,
+  folder: string,
+  context: { beforeCommit?: (execute: QueryRunner) => Promise<void> } = {},
+): Promise<ReferenceReport> {
+  const report: ReferenceReport = { applied: [], unchanged: [], changed: [] };
+  const files = referenceSeedersIn(folder);
+  if (files.length === 0) return report;
+  await em.getConnection().execute('select 1'); // through the ORM first (see inSeedTransaction)
+  for (const file of files) {
+    await inSeedTransaction(
+      em,
+      async client => {
+        const recorded = await recordOf(client, file.name);
+        if (recorded) {
+          if (recorded.checksum === file.checksum) report.unchanged.push(file.name);
+          else report.changed.push({ name: file.name, appliedAt: recorded.appliedAt, recorded: recorded.checksum, current: file.checksum });
+          return;
+        }
+        const { referenceSeeder } = (await import(pathToFileURL(file.path).href)) as { referenceSeeder?: ReferenceSeeder };
+        if (typeof referenceSeeder?.apply !== 'function') throw new Error(`reference seeder ${file.path} exports no referenceSeeder with an apply(execute) function`);
+        const started = performance.now();
+        await referenceSeeder.apply(queryRunnerOf(client));
+        await client.query('insert into enerlink_reference_seed (name, checksum, duration_ms) values ($1, $2, $3)', [file.name, file.checksum, Math.round(performance.now() - started)]);
+        // only a seeder that wrote something retires the caches
+        await context.beforeCommit?.(queryRunnerOf(client));
+        report.applied.push(file.name);
+      },
+    );
+  }
+  return report;
+}
+
+async function recordOf(client: PoolClient, name: string): Promise<{ checksum: string; appliedAt: Date } | undefined> {
+  // created in the run's transaction: the seed lock it holds serializes the CREATE
+  for (const sql of REFERENCE_SEEDS_TABLE.create) await client.query(sql);
+  // epoch milliseconds: the pool hands timestamps over as text
+  const { rows } = await client.query<{ checksum: string; applied_ms: string }>(
+    'select checksum, (extract(epoch from applied_at) * 1000)::bigint::text as applied_ms from enerlink_reference_seed where name = $1',
+    [name],
+  );
+  return rows[0] && { checksum: rows[0].checksum, appliedAt: new Date(Number(rows[0].applied_ms)) };
+}

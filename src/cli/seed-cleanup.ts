@@ -1,7 +1,7 @@
 // npm run seed:cleanup [-- --scenario <name>]: removes the rows the fixtures made (every recorded
 // run, or those of one scenario or of the base set) and what depends on them, in one transaction.
 import { loadConfigOrExit } from '../config.ts';
-import { createOrm } from '../db/orm.ts';
+import { createOrm } from '../orm.ts';
 import { cleanupFixtures } from '../lifecycle/schema-lifecycle.ts';
 import { describeCleanup } from '../seeding/seed-report.ts';
 import { exitOnFailure } from './errors.ts';

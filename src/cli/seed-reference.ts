@@ -2,8 +2,8 @@
 // each once, recorded with its checksum; allowed in production. A changed one is exit 1.
 import { join } from 'node:path';
 import { loadConfigOrExit } from '../config.ts';
-import { createOrm } from '../db/orm.ts';
-import { projectRoot } from '../db/orm-config.ts';
+import { createOrm } from '../orm.ts';
+import { projectRoot } from '../orm-config.ts';
 import { applyReferenceData } from '../lifecycle/schema-lifecycle.ts';
 import { exitOnFailure } from './errors.ts';
 import { ArgumentError } from './seed-arguments.ts';

@@ -25,7 +25,7 @@ import { InitialRevertNotConfirmedError, MigrationNotAppliedError as NotAppliedE
 import { MigrationIntegrityError } from '../schema/migration-integrity.ts';
 import type { RunSelection } from '../schema/migration-plan.ts';
 import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
-import { seedOptionsOf } from '../seeding/seed-options.ts';
+import { checkSeedOptions, seedOptionsOf } from '../seeding/seed-options.ts';
 import type { ScenarioName } from '../seeding/scenario-names.ts';
 import { bearerToken, isAdminToken, tokenFingerprint } from './admin-token.ts';
 import { AuditLog, auditParams, outcomeOf, type AuditQuery } from './audit-log.ts';
@@ -201,8 +201,12 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
       if (scenario && (request.body.users !== undefined || request.body.trades !== undefined)) {
         throw new ConflictingOptionsError(`Scenario ${scenario} has a fixed size: it takes seed, not users or trades`);
       }
-      if (!scenario && options.trades > 0 && options.users < 2) {
-        throw new ConflictingOptionsError(`Trades need at least 2 users to trade between, got users: ${options.users}`);
+      if (!scenario) {
+        try {
+          checkSeedOptions(options);
+        } catch (error) {
+          throw new ConflictingOptionsError((error as Error).message);
+        }
       }
       const { pending } = await lifecycle.status();
       if (pending.length > 0) {

@@ -29,7 +29,7 @@ import { WalletFactory } from '../../seeders/factories/WalletFactory.ts';
 import { BulkCopy } from './bulk-copy.ts';
 import { DEMO_LOGIN, FIXTURE_PASSWORD, FixtureSet, fixturePasswordHash } from './fixture-set.ts';
 
-import type { SeedOptions } from './seed-options.ts';
+import { checkSeedOptions, type SeedOptions } from './seed-options.ts';
 
 export { seedOptionsOf, type SeedOptions } from './seed-options.ts';
 
@@ -104,9 +104,7 @@ const silent: SeedReporter = { warn() {}, progress() {}, completed() {} };
 export async function runSeed(em: EntityManager, options: SeedOptions, context: SeedContext = {}): Promise<SeedSummary> {
   const { events, beforeCommit, reporter = silent, batchSize = DEFAULT_BATCH_SIZE } = context;
   refuseProduction(options);
-  if (options.trades > 0 && options.users < 2) {
-    throw new RangeError(`trades need at least 2 users, got ${options.users}`);
-  }
+  checkSeedOptions(options);
   if (options.isProduction) {
     reporter.warn(
       `seeding a PRODUCTION database (SEED_ALLOW_PRODUCTION=1): ${options.users.toLocaleString('en')} fixture users ` +

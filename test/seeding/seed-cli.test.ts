@@ -85,7 +85,8 @@ describe('seeding from the command line', () => {
   it('npm run db:reset drops everything, migrates and seeds the default set', async () => {
     const result = await runCommand(['src/cli/db-reset.ts'], env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Applied 5 migration(s)');
+    expect(result.stdout).toContain('Applied 6 migration(s)');
+    expect(result.stdout).toContain('Reference data: 1 applied, 0 already applied, 0 changed');
     expect(result.stdout).toContain(`Demo login: ${DEMO_LOGIN.email} / ${DEMO_LOGIN.password}`);
     expect(await userCount()).toBe(5);
   });

@@ -4,6 +4,7 @@ import { applyReferenceData } from '../../src/lifecycle/schema-lifecycle.ts';
 import { limitsOf } from '../../src/limits/limits.service.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { expectProblem, fund, provisionMeter, signUp, tableCounts, type Account, type Api } from '../api.ts';
+import { createOrm } from '../../src/orm.ts';
 import { buildTestApp, createTestDatabase } from '../helper.ts';
 
 const inHours = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString();
@@ -73,6 +74,19 @@ describe('limits: the defaults come from the reference data, never from code', (
     const reset = await admin('POST', `/admin/users/${seller.userId}/limits`, { maxOpenOffers: null });
     expect(reset.json()).toMatchObject({ maxOpenOffers: 30, custom: ['maxTradeKwh'] });
     await expect(limitsOf(em, 'user_nobody')).rejects.toMatchObject({ statusCode: 404, code: 'USER_NOT_FOUND' });
+    // one statement per call, whatever the user has: the hot path of POST /trades relies on it
+    const statements: string[] = [];
+    const counted = await createOrm(api.db.config, { debug: ['query'], logger: message => statements.push(message) });
+    try {
+      await counted.em.getConnection().execute('select 1');
+      for (const userId of [seller.userId, 'user_nobody']) {
+        statements.length = 0;
+        await limitsOf(counted.em.fork(), userId).catch(() => {});
+        expect(statements.filter(line => /select/i.test(line)), userId).toHaveLength(1);
+      }
+    } finally {
+      await counted.close();
+    }
     // the defaults deleted again: 503, even for a user with limits of their own
     await api.db.query('delete from limit_defaults');
     await expect(limitsOf(em, seller.userId)).rejects.toMatchObject({ statusCode: 503, code: 'REFERENCE_DATA_MISSING' });

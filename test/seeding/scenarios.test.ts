@@ -158,7 +158,7 @@ describe('scenario large-market', () => {
     expect((await contents(two.db)).length).toBe(baseOnly.length - first.rows);
   });
 
-  it('from the command line: --users with progress on stderr and the login on stdout; seeder:run --class LargeMarketSeeder takes SEED_USERS', async () => {
+  it('from the command line: --users with progress on stderr and the login on stdout; seeder:run --class LargeMarketSeeder takes SEED_USERS; SettlementHeavySeeder prints what it made', async () => {
     const { db } = await migrated('large_market_cli');
     const env = { DATABASE_URL: db.url, NODE_ENV: 'development' };
     const cli = await runCommand(['src/cli/seed.ts', '--scenario', 'large-market', '--users', '12000', '--seed', '5'], env);
@@ -169,6 +169,12 @@ describe('scenario large-market', () => {
     const seeder = await runCommand([MIKRO_ORM_CLI, 'seeder:run', '--class', 'LargeMarketSeeder'], { ...env, SEED: '5', SEED_USERS: '12001' });
     expect(seeder.code, seeder.stderr).toBe(0);
     expect(seeder.stdout).toMatch(/12,001 users.*108,009 rows, 9 new/);
+    const heavy = await runCommand([MIKRO_ORM_CLI, 'seeder:run', '--class', 'SettlementHeavySeeder'], { ...env, SEED: '5' });
+    expect(heavy.code, heavy.stderr).toBe(0);
+    expect(heavy.stdout).toContain('Seeded scenario settlement-heavy (seed 5): 1 users, 1 wallets, 3 smart meters, 13,248 settlements, 13,248 transaction logs; 26,501 rows, 26,501 new');
+    expect(heavy.stdout).toContain('Login: settlement-heavy@enerlink.example / password');
+    const byScript = await runCommand(['src/cli/seed.ts', '--scenario', 'settlement-heavy', '--seed', '5'], env);
+    expect(byScript.stdout).toContain('26,501 rows, 0 new');
     const fixed = await runCommand(['src/cli/seed.ts', '--scenario', 'power-trader', '--users', '5'], env);
     expect(fixed.code).toBe(1);
     expect(fixed.stderr).toBe('enerlink: scenario power-trader has a fixed size: it takes --seed, not --users or --trades\n');

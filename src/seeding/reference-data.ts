@@ -91,9 +91,14 @@ export async function applyReferenceSeeders(
 ): Promise<ReferenceReport> {
   const files = referenceSeedersIn(folder);
   if (files.length === 0) return { applied: [], unchanged: [], changed: [] };
-  await em.getConnection().execute('select 1'); // through the ORM first (see inSeedTransaction)
   const { fleetLock } = context;
-  if (!fleetLock) return applyFiles(em, files, context.beforeCommit);
+  if (!fleetLock) {
+    await em.getConnection().execute('select 1'); // through the ORM first (see inSeedTransaction)
+    return applyFiles(em, files, context.beforeCommit);
+  }
+  // the usual start of an instance: everything applied already, known from one read without the lock
+  const settled = await settledWithoutLock(em, files);
+  if (settled) return settled;
   const lock = await acquireMigrationLock(fleetLock.databaseUrl, fleetLock.timeoutMs, { operation: 'reference seeding', origin: fleetLock.origin });
   try {
     return await applyFiles(em, files, context.beforeCommit);
@@ -126,6 +131,33 @@ async function applyFiles(em: EntityManager, files: ReferenceSeederFile[], befor
         report.applied.push(file.name);
       },
     );
+  }
+  return report;
+}
+
+/**
+ * The report when every file has a record (applied, or changed since), read in one statement
+ * without any lock; undefined when one is pending (or the record table does not exist yet), for
+ * the locked run to decide. A record never goes away, so what this sees stays true.
+ */
+async function settledWithoutLock(em: EntityManager, files: ReferenceSeederFile[]): Promise<ReferenceReport | undefined> {
+  type Row = { name: string | null; checksum: string | null; applied_ms: string | null };
+  const rows: Row[] | undefined = await em.getConnection().execute<Row[]>(
+    `select r.name, r.checksum, (extract(epoch from r.applied_at) * 1000)::bigint::text as applied_ms
+       from unnest(?::text[]) as file(name)
+       left join enerlink_reference_seed r on r.name = file.name`,
+    [`{${files.map(file => `"${file.name}"`).join(',')}}`],
+  ).catch((error: { code?: string }) => {
+    if (error.code === '42P01') return undefined; // undefined_table: nothing was ever applied here
+    throw error;
+  });
+  if (!rows || rows.some(row => row.name === null)) return undefined;
+  const recorded = new Map(rows.map(row => [row.name!, row]));
+  const report: ReferenceReport = { applied: [], unchanged: [], changed: [] };
+  for (const file of files) {
+    const row = recorded.get(file.name)!;
+    if (row.checksum === file.checksum) report.unchanged.push(file.name);
+    else report.changed.push({ name: file.name, appliedAt: new Date(Number(row.applied_ms)), recorded: row.checksum!, current: file.checksum });
   }
   return report;
 }

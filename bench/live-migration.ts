@@ -21,8 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { hashPassword } from '../src/auth/passwords.ts';
 import { loadConfig } from '../src/config.ts';
-import { migratorOf } from '../src/schema/enerlink-migrator.ts';
-import { createTestDatabase, createTestOrm, type TestDatabase } from '../test/helper.ts';
+import { createTestDatabase, createTestOrm, migrateTestDatabase, type TestDatabase } from '../test/helper.ts';
 import { migrationSource, migrationsFolder, MIKRO_ORM_CLI } from '../test/processes.ts';
 
 const SIZES = (process.env.BENCH_LIVE_USERS ?? '10000,1000000').split(',').map(Number);
@@ -115,7 +114,7 @@ try {
     const db = await createTestDatabase(`bench_live_${users}`);
     try {
       const orm = await createTestOrm(db);
-      await migratorOf(orm).up();
+      await migrateTestDatabase(orm);
       await orm.close();
       const filled = performance.now();
       await fill(db, users);

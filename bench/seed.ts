@@ -5,7 +5,8 @@
 // least half as fast as COPY) and the seeder's peak memory, measured in a process of its own per
 // run, plus one untimed run that collects garbage after every batch to measure what the seeder
 // really holds. CPU seconds are printed too: on a shared machine they say more than wall-clock
-// time. `--users 20000,100000` compares sizes.
+// time. `--users 20000,100000` compares sizes. `--scenario large-market` measures that scenario's
+// seed (the same streaming seed over the scenario's own households) instead of the base set's.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -16,13 +17,14 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DatabaseSeeder } from '../seeders/DatabaseSeeder.ts';
 import { migratorOf } from '../src/schema/enerlink-migrator.ts';
+import { seedScenario } from '../src/lifecycle/schema-lifecycle.ts';
 import { createFastRandomizer } from '../src/seeding/fixture-set.ts';
 import type { SeedReporter } from '../src/seeding/seed-service.ts';
 import { createTestDatabase, createTestOrm, type TestDatabase } from '../test/helper.ts';
 
 const args = process.argv.slice(2);
 if (args[0] === '--seeder-child') {
-  process.stdout.write(JSON.stringify(await seederChild(Number(args[1]), args[2] === 'live-heap')));
+  process.stdout.write(JSON.stringify(await seederChild(Number(args[1]), args[2] === 'live-heap', args[3] === 'large-market')));
   process.exit(0);
 }
 const option = (name: string, fallback: string) => {
@@ -31,8 +33,9 @@ const option = (name: string, fallback: string) => {
 };
 const sizes = option('users', '100000').split(',').map(Number);
 const runs = Number(option('runs', '3'));
-if (!sizes.every(size => Number.isInteger(size) && size > 0) || !(Number.isInteger(runs) && runs > 0)) {
-  process.stderr.write('enerlink: usage: npm run bench:seed -- [--users N[,N...]] [--runs N]\n');
+const scenario = option('scenario', 'base');
+if (!sizes.every(size => Number.isInteger(size) && size > 0) || !(Number.isInteger(runs) && runs > 0) || !['base', 'large-market'].includes(scenario)) {
+  process.stderr.write('enerlink: usage: npm run bench:seed -- [--users N[,N...]] [--runs N] [--scenario base|large-market]\n');
   process.exit(1);
 }
 
@@ -91,12 +94,12 @@ async function measure(db: TestDatabase, work: () => Promise<void>): Promise<Mea
 
 /** One seeder run, in a fresh process so that its peak memory is its own. */
 async function seederRun(users: number, liveHeap = false): Promise<Measure> {
-  const script = [new URL(import.meta.url).pathname, '--seeder-child', String(users), ...(liveHeap ? ['live-heap'] : [])];
-  const { stdout } = await promisify(execFile)(process.execPath, [...(liveHeap ? ['--expose-gc'] : []), ...script]);
+  const script = [new URL(import.meta.url).pathname, '--seeder-child', String(users), liveHeap ? 'live-heap' : 'rss', scenario];
+  const { stdout } = await promisify(execFile)(process.execPath, [...(liveHeap ? ['--expose-gc'] : []), ...script], { maxBuffer: 16 * 1024 * 1024 });
   return JSON.parse(stdout) as Measure;
 }
 
-async function seederChild(users: number, liveHeap: boolean): Promise<Measure> {
+async function seederChild(users: number, liveHeap: boolean, largeMarket: boolean): Promise<Measure> {
   const { db, orm } = await migrated(`bench_seed_${users}`);
   try {
     const collect = (globalThis as { gc?: () => void }).gc;
@@ -110,8 +113,12 @@ async function seederChild(users: number, liveHeap: boolean): Promise<Measure> {
       },
       completed() {},
     };
-    const seeder = DatabaseSeeder.with({ seed: 1, users, trades: 0, allowProduction: false, isProduction: false }, { reporter });
-    return { ...(await measure(db, () => orm.seeder.seed(seeder))), peakLiveHeap, startLiveHeap };
+    const options = { seed: 1, users, trades: 0, allowProduction: false, isProduction: false };
+    // the scenario as its seeder class runs it (seedScenario), without the class's printed summary
+    const work = largeMarket
+      ? async () => void (await seedScenario(orm.em.fork(), 'large-market', options, { reporter }))
+      : () => orm.seeder.seed(DatabaseSeeder.with(options, { reporter }));
+    return { ...(await measure(db, work)), peakLiveHeap, startLiveHeap };
   } finally {
     await orm.close();
     await db.drop();
@@ -212,7 +219,7 @@ for (const users of sizes) {
     seeder.push(await seederRun(users));
     copy.push(await copyRun(users));
   }
-  console.log(`${thousands(users)} users, ${thousands(rows)} rows (households: user, wallet, meter, settlement, conversion, offer, 3 ledger rows), ${runs} run(s) each:`);
+  console.log(`${scenario === 'base' ? '' : `scenario ${scenario}: `}${thousands(users)} users, ${thousands(rows)} rows (households: user, wallet, meter, settlement, conversion, offer, 3 ledger rows), ${runs} run(s) each:`);
   const seederMs = describe('seeder:', rows, seeder);
   const copyMs = describe('COPY:  ', rows, copy);
   console.log(`  ratio seeder/COPY: ${(copyMs / seederMs).toFixed(2)} (goal: at least 0.5)`);

@@ -31,6 +31,7 @@ const schema = {
     DATABASE_STATEMENT_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 86_400_000, default: 60_000 },
     REDIS_COMMAND_TIMEOUT_MS: { type: 'integer', minimum: 10, maximum: 60_000, default: 500 },
     MIGRATIONS_RUN: { type: 'boolean' },
+    REFERENCE_SEED_RUN: { type: 'boolean' },
     MIGRATION_LOCK_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 120_000 },
     MIGRATION_DDL_LOCK_TIMEOUT_MS: { type: 'integer', minimum: 1, default: 50 },
     MIGRATION_DDL_RETRIES: { type: 'integer', minimum: 0, maximum: 100, default: 20 },
@@ -94,6 +95,8 @@ export interface AppConfig {
   readonly redisCommandTimeoutMs: number;
   /** Whether startup applies pending migrations (otherwise it waits, not ready, for an operator). */
   readonly migrationsRun: boolean;
+  /** Whether startup applies pending reference seeders after the migrations (default: as MIGRATIONS_RUN). */
+  readonly referenceSeedRun: boolean;
   readonly migrationLockTimeoutMs: number;
   readonly migrationDdlLockTimeoutMs: number;
   readonly migrationDdlRetries: number;
@@ -163,6 +166,7 @@ interface RawEnv {
   DATABASE_STATEMENT_TIMEOUT_MS: number;
   REDIS_COMMAND_TIMEOUT_MS: number;
   MIGRATIONS_RUN?: boolean;
+  REFERENCE_SEED_RUN?: boolean;
   MIGRATION_LOCK_TIMEOUT_MS: number;
   MIGRATION_DDL_LOCK_TIMEOUT_MS: number;
   MIGRATION_DDL_RETRIES: number;
@@ -225,6 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     redisCommandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,
     // production applies migrations deliberately (CLI or admin API), as the guide recommends
     migrationsRun: raw.MIGRATIONS_RUN ?? !isProduction,
+    referenceSeedRun: raw.REFERENCE_SEED_RUN ?? raw.MIGRATIONS_RUN ?? !isProduction,
     migrationLockTimeoutMs: raw.MIGRATION_LOCK_TIMEOUT_MS,
     migrationDdlLockTimeoutMs: raw.MIGRATION_DDL_LOCK_TIMEOUT_MS,
     migrationDdlRetries: raw.MIGRATION_DDL_RETRIES,

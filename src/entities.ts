@@ -11,6 +11,7 @@ import { IdrsConversion } from './idrs/idrs-conversion.entity.ts';
 import { TransactionLog } from './ledger/transaction-log.entity.ts';
 import { EnergySettlement } from './meters/energy-settlement.entity.ts';
 import { SmartMeter } from './meters/smart-meter.entity.ts';
+import { LimitDefaults } from './limits/limit-defaults.entity.ts';
 import { UserLimit } from './limits/user-limit.entity.ts';
 import { MarketOffer } from './trading/market-offer.entity.ts';
 import { MarketTrade } from './trading/market-trade.entity.ts';
@@ -18,7 +19,7 @@ import { User } from './users/user.entity.ts';
 import { Wallet } from './wallets/wallet.entity.ts';
 
 /** Every entity mapped onto the post-rename schema, in the order MikroORM discovers them; then enerlink's own tables. */
-export const entities = [User, Wallet, SmartMeter, EnergySettlement, TransactionLog, MarketTrade, IdrsConversion, TokenBlacklist, MarketOffer, UserLimit, CacheOutbox];
+export const entities = [User, Wallet, SmartMeter, EnergySettlement, TransactionLog, MarketTrade, IdrsConversion, TokenBlacklist, MarketOffer, UserLimit, LimitDefaults, CacheOutbox];
 
 /** Service tables created on first use by their owners (see src/db/service-tables.ts): no entity, no migration. */
 export const firstUseTables = [MIGRATION_RUNS_TABLE.name, MIGRATION_CHECKSUMS_TABLE.name, ADMIN_AUDIT_TABLE.name, FIXTURE_RUNS_TABLE.name, REFERENCE_SEEDS_TABLE.name];

@@ -111,6 +111,8 @@ export const TooManyRequestsError = createError<'TOO_MANY_REQUESTS', 429, [strin
 
 /** A migration failed; its batch was rolled back. 5xx, but its message is for the operator who asked (`expose`). */
 export const MigrationRunFailedError = createError<'MIGRATION_FAILED', 500, [string]>('MIGRATION_FAILED', '%s', 500);
+/** Reference data an action needs (the default per-user limits) is not in the database: `npm run seed:reference` applies it. 5xx, its message is for the caller (`expose`). */
+export const ReferenceDataMissingError = createError<'REFERENCE_DATA_MISSING', 503, [string]>('REFERENCE_DATA_MISSING', '%s', 503);
 /** Redis cannot be reached for a purge. */
 export const CacheUnavailableError = createError<'CACHE_UNAVAILABLE', 503, [string]>('CACHE_UNAVAILABLE', '%s', 503);
 

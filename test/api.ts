@@ -3,8 +3,7 @@ import { expect } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { AppConfig } from '../src/config.ts';
 import { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER } from '../src/http/signed-request.ts';
-import { migratorOf } from '../src/schema/enerlink-migrator.ts';
-import { buildTestApp, createTestDatabase, type TestDatabase } from './helper.ts';
+import { buildTestApp, migrateTestDatabase, createTestDatabase, type TestDatabase } from './helper.ts';
 
 /** The app on a database of its own, migrated to the latest schema. */
 export interface Api {
@@ -17,7 +16,7 @@ export interface Api {
 export async function startApi(label: string, settings: Partial<AppConfig> = {}): Promise<Api> {
   const db = await createTestDatabase(label);
   const app = await buildTestApp(db, { ...db.config, ...settings });
-  await migratorOf(app.orm).up();
+  await migrateTestDatabase(app.orm);
   return {
     db,
     app,

@@ -8,7 +8,8 @@ import { loadConfig, type AppConfig } from '../src/config.ts';
 import { createOrm } from '../src/orm.ts';
 import { createRedis } from '../src/db/redis.ts';
 import { firstUseTables } from '../src/entities.ts';
-import { MIGRATIONS_TABLE } from '../src/schema/enerlink-migrator.ts';
+import { applyReferenceData } from '../src/lifecycle/schema-lifecycle.ts';
+import { MIGRATIONS_TABLE, migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { readSchemaFingerprint, type SchemaFingerprint } from '../src/schema/schema-fingerprint.ts';
 
 /** The customer's contract: the schema of the deployed prosumer-era databases. */
@@ -95,4 +96,14 @@ export async function buildTestApp(db: TestDatabase, config: AppConfig = db.conf
   const redis = createRedis(config);
   await redis.connect().catch(() => {});
   return buildApp({ config, orm, redis });
+}
+
+/**
+ * Migrates the test database to the latest schema and applies the shipped reference seeders, as
+ * a starting service does (MIGRATIONS_RUN, REFERENCE_SEED_RUN): the tests trade with the default
+ * limits the reference data holds.
+ */
+export async function migrateTestDatabase(orm: MikroORM): Promise<void> {
+  await migratorOf(orm).up();
+  await applyReferenceData(orm.em.fork());
 }

@@ -26,7 +26,7 @@ import { MigrationIntegrityError } from '../schema/migration-integrity.ts';
 import type { RunSelection } from '../schema/migration-plan.ts';
 import { MigrationLockTimeoutError, readHolder } from '../schema/fleet-lock.ts';
 import { checkSeedOptions, seedOptionsOf } from '../seeding/seed-options.ts';
-import type { ScenarioName } from '../seeding/scenario-names.ts';
+import { isSizedScenario, type ScenarioName } from '../seeding/scenario-names.ts';
 import { bearerToken, isAdminToken, tokenFingerprint } from './admin-token.ts';
 import { AuditLog, auditParams, outcomeOf, type AuditQuery } from './audit-log.ts';
 import statusRoutes from './status.routes.ts';
@@ -198,10 +198,10 @@ export default async function adminRoutes(app: FastifyInstance, { config }: Admi
         seed: request.body.seed ?? defaults.seed,
       };
       const { scenario } = request.body;
-      if (scenario && (request.body.users !== undefined || request.body.trades !== undefined)) {
+      if (scenario && !isSizedScenario(scenario) && (request.body.users !== undefined || request.body.trades !== undefined)) {
         throw new ConflictingOptionsError(`Scenario ${scenario} has a fixed size: it takes seed, not users or trades`);
       }
-      if (!scenario) {
+      if (!scenario || isSizedScenario(scenario)) {
         try {
           checkSeedOptions(options);
         } catch (error) {

@@ -385,7 +385,7 @@ export const seedSchema = {
       users: { type: 'integer', minimum: 1, maximum: MAX_API_SEED_ROWS, description: 'Default: SEED_USERS' },
       trades: { type: 'integer', minimum: 0, maximum: MAX_API_SEED_ROWS, description: 'Default: SEED_TRADES' },
       seed: { type: 'integer', minimum: 0, maximum: MAX_SEED, description: 'Default: SEED; the same seed gives the same rows' },
-      scenario: { type: 'string', enum: [...SCENARIO_NAMES], description: 'A named scenario (its own households, beside the base set) instead of the base set; takes only seed' },
+      scenario: { type: 'string', enum: [...SCENARIO_NAMES], description: 'A named scenario (its own households, beside the base set) instead of the base set; takes only seed, except large-market, which takes users and trades too' },
     },
     additionalProperties: false,
   },

@@ -1,11 +1,11 @@
 // npm run db:reset: drops every table of the database's schema, migrates to the latest version,
-// then seeds the fixture set (SEED, SEED_USERS, SEED_TRADES). Refused in production.
+// applies the reference data, then seeds the fixture set (SEED, SEED_USERS, SEED_TRADES). Refused in production.
 import { DatabaseSeeder } from '../../seeders/DatabaseSeeder.ts';
 import { loadConfigOrExit } from '../config.ts';
 import { createOrm } from '../orm.ts';
-import { withCommandLifecycle } from '../lifecycle/schema-lifecycle.ts';
+import { applyReferenceData, withCommandLifecycle } from '../lifecycle/schema-lifecycle.ts';
 import { migratorOf } from '../schema/enerlink-migrator.ts';
-import { consoleReporter } from '../seeding/seed-report.ts';
+import { consoleReporter, describeReferenceReport } from '../seeding/seed-report.ts';
 import { seedOptionsOf } from '../seeding/seed-service.ts';
 import { exitOnFailure } from './errors.ts';
 
@@ -30,6 +30,9 @@ await exitOnFailure(async () => {
     const report = await withCommandLifecycle({ em: orm.em, migrator: migratorOf(orm), config }, lifecycle => lifecycle.migrate('up', undefined, { origin: 'cli' }));
     if (report.failure) throw report.failure;
     console.log(`Applied ${report.migrations.length} migration(s): ${report.migrations.map(m => m.name).join(', ')}`);
+    // the reference data too (the default limits): a reset database trades like a started one
+    const reference = await applyReferenceData(orm.em.fork());
+    console.log(describeReferenceReport(reference).summary);
     await orm.seeder.seed(DatabaseSeeder.with(seedOptionsOf(config), { reporter: consoleReporter() }));
   } finally {
     await orm.close();

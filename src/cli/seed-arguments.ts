@@ -1,5 +1,5 @@
 import { MAX_SEED, MAX_SEED_ROWS } from '../config.ts';
-import { CLEANUP_TARGETS, SCENARIO_NAMES, type CleanupTarget, type ScenarioName } from '../seeding/scenario-names.ts';
+import { CLEANUP_TARGETS, isSizedScenario, SCENARIO_NAMES, type CleanupTarget, type ScenarioName } from '../seeding/scenario-names.ts';
 import type { SeedOptions } from '../seeding/seed-options.ts';
 
 /** A command-line argument enerlink cannot use; the message names it. */
@@ -45,6 +45,9 @@ export function parseSeedArguments(args: string[], defaults: SeedOptions): SeedO
       throw new ArgumentError(`--${name} must be an integer from ${min} to ${max}, got ${text === undefined ? 'nothing' : JSON.stringify(text)}`);
     }
     options[name] = value;
+  }
+  if (options.scenario && !isSizedScenario(options.scenario) && (given.has('users') || given.has('trades'))) {
+    throw new ArgumentError(`scenario ${options.scenario} has a fixed size: it takes --seed, not --users or --trades`);
   }
   return options;
 }

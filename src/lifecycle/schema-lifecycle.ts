@@ -20,7 +20,7 @@ import type { VerificationReport } from '../schema/schema-verification.ts';
 import type { SeedOptions } from '../seeding/seed-options.ts';
 import type { SeedContext, SeedSummary, ScenarioSummary } from '../seeding/seed-service.ts';
 import type { CleanupSummary } from '../seeding/seed-cleanup.ts';
-import type { ReferenceReport } from '../seeding/reference-data.ts';
+import type { FleetLockOptions, ReferenceReport } from '../seeding/reference-data.ts';
 import type { CleanupTarget, ScenarioName } from '../seeding/scenario-names.ts';
 
 /** What every entry point (service, CLI, admin API, db:reset, seeding) hands the lifecycle. */
@@ -198,10 +198,14 @@ export async function cleanupFixtures(em: EntityManager, target: CleanupTarget |
   return runCleanup(em, target, options, { beforeCommit: execute => recordDataChange(execute).then(() => {}) });
 }
 
-/** The reference seeders of `folder` not applied yet (see applyReferenceSeeders); each one's transaction records the data change. */
-export async function applyReferenceData(em: EntityManager, folder: string): Promise<ReferenceReport> {
-  const { applyReferenceSeeders } = await import('../seeding/reference-data.ts');
-  return applyReferenceSeeders(em, folder, { beforeCommit: execute => recordDataChange(execute).then(() => {}) });
+/**
+ * The reference seeders not applied yet (see applyReferenceSeeders): the shipped ones unless
+ * `folder` says otherwise, under the fleet lock when `fleetLock` is given (startup, seed:reference);
+ * each one's transaction records the data change.
+ */
+export async function applyReferenceData(em: EntityManager, options: { folder?: string; fleetLock?: FleetLockOptions } = {}): Promise<ReferenceReport> {
+  const { applyReferenceSeeders, REFERENCE_SEEDERS_FOLDER } = await import('../seeding/reference-data.ts');
+  return applyReferenceSeeders(em, options.folder ?? REFERENCE_SEEDERS_FOLDER, { fleetLock: options.fleetLock, beforeCommit: execute => recordDataChange(execute).then(() => {}) });
 }
 
 /** Runs `work` with a command's lifecycle (no cache of its own), closed after. */

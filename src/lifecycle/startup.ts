@@ -7,6 +7,8 @@ import { requireAdminToken, type AppConfig } from '../config.ts';
 import { createOrm } from '../orm.ts';
 import { createRedis } from '../db/redis.ts';
 import { migratorOf } from '../schema/enerlink-migrator.ts';
+import { describeReferenceReport } from '../seeding/seed-report.ts';
+import { applyReferenceData } from './schema-lifecycle.ts';
 
 /** Startup could not complete; the message is the one line to print before exiting non-zero. */
 export class StartupError extends Error {
@@ -71,6 +73,7 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
       );
     }
   }
+  if (config.referenceSeedRun && !shutdown?.aborted) await applyReferenceDataAtStartup(app, config);
   if (shutdown?.aborted) {
     await app.close();
     return undefined;
@@ -90,6 +93,26 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
       await app.close();
     },
   };
+}
+
+/**
+ * REFERENCE_SEED_RUN: the reference seeders not applied yet, after the migrations, under the
+ * fleet lock (once across a fleet starting together). A changed one is logged, not run; one
+ * that fails stops startup like a failed migration. Skipped while migrations are pending.
+ */
+async function applyReferenceDataAtStartup(app: FastifyInstance, config: AppConfig): Promise<void> {
+  if (!config.migrationsRun && (await app.lifecycle.status()).pending.length > 0) {
+    app.log.warn('REFERENCE_SEED_RUN is on but migrations are pending: reference data not applied (npm run migration:up, then npm run seed:reference)');
+    return;
+  }
+  const fleetLock = { databaseUrl: config.databaseUrl, timeoutMs: config.migrationLockTimeoutMs, origin: 'startup' };
+  const report = await applyReferenceData(app.orm.em.fork(), { fleetLock }).catch(async (error: Error) => {
+    await app.close();
+    throw new StartupError(error.message, { cause: error });
+  });
+  const { summary, changed } = describeReferenceReport(report);
+  app.log.info({ applied: report.applied, unchanged: report.unchanged }, summary);
+  if (changed) app.log.error({ changed: report.changed.map(({ name }) => name) }, changed);
 }
 
 async function connectWithRetry(orm: MikroORM, timeoutMs: number): Promise<void> {

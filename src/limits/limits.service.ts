@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { LimitExceededError, UserNotFoundError, withProblemDetails } from '../errors.ts';
+import { LimitExceededError, ReferenceDataMissingError, UserNotFoundError, withProblemDetails } from '../errors.ts';
 import { Decimal, ENERGY, fixed } from '../ledger/amounts.ts';
 import { User } from '../users/user.entity.ts';
 import { UserLimit } from './user-limit.entity.ts';
@@ -15,52 +15,87 @@ export interface Limits {
 /** A limit's name, as the 409's `limit` member and the admin API call it. */
 export type LimitName = keyof Limits;
 
-/** What a user without an operator's limits is held to: a household, not a power plant. */
-export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ maxMeters: 5, maxOpenOffers: 20, maxTradeKwh: '1000.000000' });
-
 /** The user's limits and which of them the operator set (the rest are the defaults). */
 export interface LimitsView extends Limits {
   userId: string;
   custom: LimitName[];
 }
 
-/** The limits `userId` is held to. */
+/**
+ * A user's limits in one statement: the user's own (user_limit) over the defaults
+ * (limit_defaults, one row, from the reference seeders), with whether the user exists and
+ * whether the defaults do. The asked id is a row of its own, so the statement always answers
+ * one row. No code default stands in for missing reference data.
+ */
+const LIMITS_SQL = `select u.user_id is not null as known, d.id is not null as defaults,
+    coalesce(l.max_meters, d.max_meters) as max_meters,
+    coalesce(l.max_open_offers, d.max_open_offers) as max_open_offers,
+    coalesce(l.max_trade_kwh, d.max_trade_kwh)::text as max_trade_kwh,
+    l.max_meters is not null as custom_max_meters,
+    l.max_open_offers is not null as custom_max_open_offers,
+    l.max_trade_kwh is not null as custom_max_trade_kwh
+  from (select ?::varchar as user_id) asked
+  left join "user" u on u.user_id = asked.user_id
+  left join user_limit l on l.user_id = asked.user_id
+  left join limit_defaults d on d.id = 1`;
+
+interface LimitsRow {
+  known: boolean;
+  defaults: boolean;
+  max_meters: number;
+  max_open_offers: number;
+  max_trade_kwh: string;
+  custom_max_meters: boolean;
+  custom_max_open_offers: boolean;
+  custom_max_trade_kwh: boolean;
+}
+
+/** The 503 of an action that needs the default limits before the reference seeders ran. */
+export function defaultLimitsMissing(): Error {
+  return withProblemDetails(
+    new ReferenceDataMissingError(
+      'The default per-user limits are not in the database (limit_defaults is empty): the reference data has not been applied; an operator runs npm run seed:reference (or starts the service with REFERENCE_SEED_RUN=true)',
+    ),
+    {},
+    { expose: true },
+  );
+}
+
+/** One statement (see LIMITS_SQL); 404 for an unknown user, 503 while the defaults are missing. Runs in `em`'s transaction, if any. */
+async function readLimits(em: EntityManager, userId: string): Promise<LimitsView> {
+  const [row] = await em.execute<LimitsRow[]>(LIMITS_SQL, [userId]);
+  if (!row.known) throw new UserNotFoundError(userId);
+  if (!row.defaults) throw defaultLimitsMissing();
+  const custom: LimitName[] = [];
+  if (row.custom_max_meters) custom.push('maxMeters');
+  if (row.custom_max_open_offers) custom.push('maxOpenOffers');
+  if (row.custom_max_trade_kwh) custom.push('maxTradeKwh');
+  return { userId, maxMeters: row.max_meters, maxOpenOffers: row.max_open_offers, maxTradeKwh: row.max_trade_kwh, custom };
+}
+
+/** The limits `userId` is held to: one query (the hot path of offers, trades and claims). */
 export async function limitsOf(em: EntityManager, userId: string): Promise<Limits> {
-  const { userId: _, custom: __, ...limits } = await limitsView(em, userId);
+  const { userId: _, custom: __, ...limits } = await readLimits(em, userId);
   return limits;
 }
 
 /** The user's limits with the ones the operator set; 404 for an unknown user. */
-export async function limitsView(em: EntityManager, userId: string): Promise<LimitsView> {
-  const row = await em.findOne(UserLimit, { user: userId });
-  if (!row && (await em.count(User, { userId })) === 0) throw new UserNotFoundError(userId);
-  const custom: LimitName[] = [];
-  const pick = <K extends LimitName>(name: K, value: Limits[K] | null | undefined): Limits[K] => {
-    if (value === null || value === undefined) return DEFAULT_LIMITS[name];
-    custom.push(name);
-    return value;
-  };
-  return {
-    userId,
-    maxMeters: pick('maxMeters', row?.maxMeters),
-    maxOpenOffers: pick('maxOpenOffers', row?.maxOpenOffers),
-    maxTradeKwh: pick('maxTradeKwh', row?.maxTradeKwh),
-    custom,
-  };
+export function limitsView(em: EntityManager, userId: string): Promise<LimitsView> {
+  return readLimits(em, userId);
 }
 
 /** Changes to a user's limits: a value sets it, null puts it back to the default, absent leaves it. */
 export type LimitChanges = { [K in LimitName]?: Limits[K] | null };
 
-/** Sets the user's limits (an operator's action); 404 for an unknown user. */
+/** Sets the user's limits (an operator's action); 404 for an unknown user, 503 (nothing written) while the defaults are missing. */
 export async function setLimits(em: EntityManager, userId: string, changes: LimitChanges): Promise<LimitsView> {
-  if ((await em.count(User, { userId })) === 0) throw new UserNotFoundError(userId);
+  await readLimits(em, userId);
   const row = (await em.findOne(UserLimit, { user: userId })) ?? em.create(UserLimit, { user: em.getReference(User, userId) });
   if (changes.maxMeters !== undefined) row.maxMeters = changes.maxMeters;
   if (changes.maxOpenOffers !== undefined) row.maxOpenOffers = changes.maxOpenOffers;
   if (changes.maxTradeKwh !== undefined) row.maxTradeKwh = changes.maxTradeKwh === null ? null : fixed(ENERGY, new Decimal(changes.maxTradeKwh));
   await em.flush();
-  return limitsView(em, userId);
+  return readLimits(em, userId);
 }
 
 /** The 409 of a refused action: `detail` says what, the members `limit` and `max` which limit. */

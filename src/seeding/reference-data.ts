@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { EntityManager } from '@mikro-orm/core';
 import type { PoolClient } from 'pg';
 import type { QueryRunner } from '../db/query-runner.ts';
 import type { ServiceTable } from '../db/service-tables.ts';
+import { acquireMigrationLock } from '../schema/fleet-lock.ts';
 import { inSeedTransaction, queryRunnerOf } from './seed-transaction.ts';
 
 /**
@@ -25,6 +26,17 @@ export const REFERENCE_SEEDS_TABLE: ServiceTable = {
     )`,
   ],
 };
+
+/** Where the shipped reference seeders are: seed:reference and startup apply these. */
+export const REFERENCE_SEEDERS_FOLDER = fileURLToPath(new URL('../../seeders/reference', import.meta.url));
+
+/** The fleet lock a run takes (startup, seed:reference): the one migrations take, so it never runs beside a migration. */
+export interface FleetLockOptions {
+  databaseUrl: string;
+  timeoutMs: number;
+  /** Who runs it: `startup`, `cli`, ... */
+  origin: string;
+}
 
 /** What a reference seeder file exports as `referenceSeeder`. */
 export interface ReferenceSeeder {
@@ -66,18 +78,37 @@ export function referenceSeedersIn(folder: string): ReferenceSeederFile[] {
 /**
  * Applies the reference seeders of `folder` not applied yet, each in a transaction of its own
  * with its record (and `beforeCommit`: the lifecycle records the data change for the caches), under
- * the seed lock, so instances starting together apply each exactly once. Allowed in production:
- * that is what reference data is for.
+ * the seed lock, so instances starting together apply each exactly once; with `fleetLock`, the
+ * whole run also holds the fleet's migration lock (startup and seed:reference), so it never
+ * runs beside a migration. A seeder that fails, or a session that dies, rolls back its
+ * transaction: neither its rows nor its record stay. Allowed in production: that is what
+ * reference data is for.
  */
 export async function applyReferenceSeeders(
   em: EntityManager,
   folder: string,
-  context: { beforeCommit?: (execute: QueryRunner) => Promise<void> } = {},
+  context: { beforeCommit?: (execute: QueryRunner) => Promise<void>; fleetLock?: FleetLockOptions } = {},
 ): Promise<ReferenceReport> {
-  const report: ReferenceReport = { applied: [], unchanged: [], changed: [] };
   const files = referenceSeedersIn(folder);
-  if (files.length === 0) return report;
-  await em.getConnection().execute('select 1'); // through the ORM first (see inSeedTransaction)
+  if (files.length === 0) return { applied: [], unchanged: [], changed: [] };
+  const { fleetLock } = context;
+  if (!fleetLock) {
+    await em.getConnection().execute('select 1'); // through the ORM first (see inSeedTransaction)
+    return applyFiles(em, files, context.beforeCommit);
+  }
+  // the usual start of an instance: everything applied already, known from one read without the lock
+  const settled = await settledWithoutLock(em, files);
+  if (settled) return settled;
+  const lock = await acquireMigrationLock(fleetLock.databaseUrl, fleetLock.timeoutMs, { operation: 'reference seeding', origin: fleetLock.origin });
+  try {
+    return await applyFiles(em, files, context.beforeCommit);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function applyFiles(em: EntityManager, files: ReferenceSeederFile[], beforeCommit: ((execute: QueryRunner) => Promise<void>) | undefined): Promise<ReferenceReport> {
+  const report: ReferenceReport = { applied: [], unchanged: [], changed: [] };
   for (const file of files) {
     await inSeedTransaction(
       em,
@@ -91,13 +122,42 @@ export async function applyReferenceSeeders(
         const { referenceSeeder } = (await import(pathToFileURL(file.path).href)) as { referenceSeeder?: ReferenceSeeder };
         if (typeof referenceSeeder?.apply !== 'function') throw new Error(`reference seeder ${file.path} exports no referenceSeeder with an apply(execute) function`);
         const started = performance.now();
-        await referenceSeeder.apply(queryRunnerOf(client));
+        await referenceSeeder.apply(queryRunnerOf(client)).catch((error: Error) => {
+          throw new Error(`reference seeder ${file.name} failed, nothing of it was applied: ${error.message}`, { cause: error });
+        });
         await client.query('insert into enerlink_reference_seed (name, checksum, duration_ms) values ($1, $2, $3)', [file.name, file.checksum, Math.round(performance.now() - started)]);
         // only a seeder that wrote something retires the caches
-        await context.beforeCommit?.(queryRunnerOf(client));
+        await beforeCommit?.(queryRunnerOf(client));
         report.applied.push(file.name);
       },
     );
+  }
+  return report;
+}
+
+/**
+ * The report when every file has a record (applied, or changed since), read in one statement
+ * without any lock; undefined when one is pending (or the record table does not exist yet), for
+ * the locked run to decide. A record never goes away, so what this sees stays true.
+ */
+async function settledWithoutLock(em: EntityManager, files: ReferenceSeederFile[]): Promise<ReferenceReport | undefined> {
+  type Row = { name: string | null; checksum: string | null; applied_ms: string | null };
+  const rows: Row[] | undefined = await em.getConnection().execute<Row[]>(
+    `select r.name, r.checksum, (extract(epoch from r.applied_at) * 1000)::bigint::text as applied_ms
+       from unnest(?::text[]) as file(name)
+       left join enerlink_reference_seed r on r.name = file.name`,
+    [`{${files.map(file => `"${file.name}"`).join(',')}}`],
+  ).catch((error: { code?: string }) => {
+    if (error.code === '42P01') return undefined; // undefined_table: nothing was ever applied here
+    throw error;
+  });
+  if (!rows || rows.some(row => row.name === null)) return undefined;
+  const recorded = new Map(rows.map(row => [row.name!, row]));
+  const report: ReferenceReport = { applied: [], unchanged: [], changed: [] };
+  for (const file of files) {
+    const row = recorded.get(file.name)!;
+    if (row.checksum === file.checksum) report.unchanged.push(file.name);
+    else report.changed.push({ name: file.name, appliedAt: new Date(Number(row.applied_ms)), recorded: row.checksum!, current: file.checksum });
   }
   return report;
 }

@@ -2,8 +2,15 @@
 // the CLI's argument check) does not load the fixture factories and faker.
 
 /** The named scenarios, each a seeder class in seeders/ and a `--scenario` of `npm run seed`. */
-export const SCENARIO_NAMES = ['power-trader', 'boundary-amounts', 'lifecycle'] as const;
+export const SCENARIO_NAMES = ['power-trader', 'boundary-amounts', 'lifecycle', 'settlement-heavy', 'large-market'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** The scenarios whose size is given (`--users N`, `--trades N`); every other one has a fixed size and takes only a seed. */
+export const SIZED_SCENARIOS: readonly ScenarioName[] = ['large-market'];
+
+export function isSizedScenario(name: ScenarioName): boolean {
+  return SIZED_SCENARIOS.includes(name);
+}
 
 /** The base set's name in the record of fixture runs, and for `seed:cleanup -- --scenario`. */
 export const BASE_SET = 'base';

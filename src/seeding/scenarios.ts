@@ -27,14 +27,27 @@ export interface ScenarioTable {
   rows: Array<EntityData<any>>;
 }
 
-/** A named scenario: its own households (never the base set's), built whole from (SEED, namespace). */
-export interface ScenarioDefinition {
+/** What every named scenario has: its seeder class, what its login shows, and its own streams. */
+interface ScenarioBase {
   name: ScenarioName;
   /** Its seeder class in seeders/, for `npx mikro-orm seeder:run --class`. */
   seederClass: string;
   /** One line for the README and the summary: what the login shows. */
   shows: string;
   fixtures: ScenarioFixtures;
+}
+
+/**
+ * A sized scenario: the base set's households over the scenario's own streams, as many as
+ * asked (`--users N`), built by the base set's streaming seed (batches, COPY, flat memory).
+ */
+export interface StreamedScenarioDefinition extends ScenarioBase {
+  streamed: true;
+}
+
+/** A named scenario of a fixed size: its own households (never the base set's), built whole from (SEED, namespace). */
+export interface ScenarioDefinition extends ScenarioBase {
+  streamed?: false;
   households: number;
   /** Every table after the users, in foreign key order. */
   tables(em: EntityManager, fixtures: FixtureSet): ScenarioTable[];
@@ -220,8 +233,86 @@ const lifecycle: ScenarioDefinition = {
   },
 };
 
+const QUARTER_MS = 15 * MINUTE_MS;
+const DAY_MS = 24 * HOUR_MS;
+/** Western Indonesia Time: the fixture meters are Indonesian rooftops. */
+const WIB_OFFSET_MS = 7 * HOUR_MS;
+const SETTLEMENT_HEAVY_METERS = 3;
+const SETTLEMENT_HEAVY_DAYS = 92;
+/** Daylight, 06:00 to 18:00 WIB: a rooftop exports nothing at night, and a settlement is never of zero energy. */
+const DAYLIGHT_QUARTERS = 48;
+
+const settlementHeavy: ScenarioDefinition = {
+  name: 'settlement-heavy',
+  seederClass: 'SettlementHeavySeeder',
+  shows: `one household with ${SETTLEMENT_HEAVY_METERS} active meters, each with ${SETTLEMENT_HEAVY_DAYS} days of 15-minute settlements in daylight (${(SETTLEMENT_HEAVY_METERS * SETTLEMENT_HEAVY_DAYS * DAYLIGHT_QUARTERS).toLocaleString('en')} in all) within its capacity, each with its ledger row; the wallet holds exactly what they credited`,
+  fixtures: { namespace: 104, login: { userId: 'user_settlement_heavy', name: 'Settlement Heavy', email: 'settlement-heavy@enerlink.example' } },
+  households: 1,
+  tables(em, fixtures) {
+    const [household] = householdRows(em, fixtures, this.households);
+    const meterFactory = new SmartMeterFactory(em, fixtures);
+    // the household's meters: rows 0 .. n-1 of the meter stream, all its own
+    const meters = Array.from({ length: SETTLEMENT_HEAVY_METERS }, (_, index) =>
+      Object.assign(index === 0 ? household.meter : meterFactory.row(index), { user: household.userId, status: 'ACTIVE' }),
+    );
+    // the first WIB day after the household joined and claimed its meters
+    const firstDay = Math.ceil((household.joinedAt.getTime() + WIB_OFFSET_MS) / DAY_MS) * DAY_MS - WIB_OFFSET_MS;
+    const settlements: Array<EntityData<any>> = [];
+    const logs: Array<EntityData<any>> = [];
+    let creditedMicroKwh = 0;
+    meters.forEach((meter, m) => {
+      // kW x 0.25 h: the most a meter may export in a quarter, in micro-kWh, exactly
+      const capacityWatts = Math.round(Number(meter.capacityKw) * 1000);
+      const mostMicroKwh = capacityWatts * 250;
+      for (let day = 0; day < SETTLEMENT_HEAVY_DAYS; day++) {
+        const faker = fixtures.fakerFor(FixtureStream.settlements, m * SETTLEMENT_HEAVY_DAYS + day);
+        const sky = faker.number.float({ min: 0.35, max: 1 }); // the day's cloud cover
+        const dawn = firstDay + day * DAY_MS + 6 * HOUR_MS;
+        for (let quarter = 0; quarter < DAYLIGHT_QUARTERS; quarter++) {
+          const sun = Math.sin((Math.PI * (quarter + 0.5)) / DAYLIGHT_QUARTERS);
+          const microKwh = Math.max(1, Math.min(mostMicroKwh, Math.floor(mostMicroKwh * sun * sky * faker.number.float({ min: 0.8, max: 1 }))));
+          const periodStart = new Date(dawn + quarter * QUARTER_MS);
+          const periodEnd = new Date(dawn + (quarter + 1) * QUARTER_MS);
+          const netKwh = decimal(microKwh, 6);
+          creditedMicroKwh += microKwh;
+          settlements.push({ meter: meter.meterId, periodStart, periodEnd, netKwh, status: 'SETTLED', createdAt: periodEnd });
+          logs.push({
+            user: household.userId,
+            transactionType: 'ENERGY_SETTLEMENT',
+            description: `settlement of meter ${meter.meterId}: exported ${netKwh} kWh from ${periodStart.toISOString()} to ${periodEnd.toISOString()}`,
+            amount: netKwh,
+            currency: 'KWH',
+            transactionTimestamp: periodEnd,
+          });
+        }
+      }
+    });
+    Object.assign(household.wallet, { isActive: true, energyBalance: decimal(creditedMicroKwh, 6) });
+    return [
+      { label: 'wallets', entity: Wallet, owner: 'user', rows: [household.wallet] },
+      { label: 'smart meters', entity: SmartMeter, owner: 'user', rows: meters },
+      { label: 'settlements', entity: EnergySettlement, owner: 'meter', ownerUser: () => household.userId, rows: settlements },
+      { label: 'transaction logs', entity: TransactionLog, owner: 'user', rows: logs },
+    ];
+  },
+};
+
+const largeMarket: StreamedScenarioDefinition = {
+  name: 'large-market',
+  seederClass: 'LargeMarketSeeder',
+  streamed: true,
+  shows: 'a market of as many households as --users asks (each a user, wallet, claimed meter, settlement, paid ON_RAMP and offer), and --trades trades between them, for benchmarks',
+  fixtures: { namespace: 105, login: { userId: 'user_large_market', name: 'Large Market', email: 'large-market@enerlink.example' } },
+};
+
 /** Every named scenario, by name. */
-export const SCENARIOS: Record<ScenarioName, ScenarioDefinition> = { 'power-trader': powerTrader, 'boundary-amounts': boundaryAmounts, lifecycle };
+export const SCENARIOS: Record<ScenarioName, ScenarioDefinition | StreamedScenarioDefinition> = {
+  'power-trader': powerTrader,
+  'boundary-amounts': boundaryAmounts,
+  lifecycle,
+  'settlement-heavy': settlementHeavy,
+  'large-market': largeMarket,
+};
 
 /** The fixture set of `scenario` (the base set when undefined) for `seed`. */
 export function fixturesOf(scenario: ScenarioName | undefined, seed: number, passwordHash: string): FixtureSet {

@@ -1,3 +1,4 @@
+import type { ReferenceReport } from './reference-data.ts';
 import type { CleanupSummary } from './seed-cleanup.ts';
 import type { ScenarioSummary, SeedReporter, SeedSummary } from './seed-service.ts';
 
@@ -78,6 +79,14 @@ export function describeCleanup(summary: CleanupSummary): string {
   const runs = summary.runs.map(run => `${run.scenario} (seed ${run.seed})`).join(', ');
   const tables = summary.tables.filter(t => t.rows > 0).map(({ label, rows }) => `${count(rows)} ${label}`);
   return `Removed the fixtures of ${runs}: ${tables.length > 0 ? tables.join(', ') : 'no rows left'} (${count(summary.rows)} rows) in ${(summary.durationMs / 1000).toFixed(1)} s`;
+}
+
+/** A reference run in one line, and the line that reports changed seeders (undefined when none changed). */
+export function describeReferenceReport(report: ReferenceReport): { summary: string; changed?: string } {
+  const summary = `Reference data: ${report.applied.length} applied, ${report.unchanged.length} already applied, ${report.changed.length} changed`;
+  if (report.changed.length === 0) return { summary };
+  const names = report.changed.map(({ name, appliedAt }) => `${name} (applied ${appliedAt.toISOString()})`).join(', ');
+  return { summary, changed: `reference seeder(s) changed since they were applied, not run again: ${names}; put the change in a new reference seeder` };
 }
 
 function count(value: number): string {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { EntityData, EntityKey, EntityManager, EntityName } from '@mikro-orm/core';
 import type { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import type { PoolClient } from 'pg';
-import { fixturesOf, SCENARIOS } from './scenarios.ts';
+import { fixturesOf, SCENARIOS, type StreamedScenarioDefinition } from './scenarios.ts';
 import { BASE_SET, type ScenarioName } from './scenario-names.ts';
 import { recordFixtureRun } from './fixture-runs.ts';
 import { inSeedTransaction } from './seed-transaction.ts';
@@ -27,7 +27,7 @@ import { TransactionLogFactory } from '../../seeders/factories/TransactionLogFac
 import { UserFactory } from '../../seeders/factories/UserFactory.ts';
 import { WalletFactory } from '../../seeders/factories/WalletFactory.ts';
 import { BulkCopy } from './bulk-copy.ts';
-import { DEMO_LOGIN, FIXTURE_PASSWORD, FixtureSet, fixturePasswordHash } from './fixture-set.ts';
+import { FIXTURE_PASSWORD, FixtureSet, fixturePasswordHash, type ScenarioFixtures } from './fixture-set.ts';
 
 import { checkSeedOptions, type SeedOptions } from './seed-options.ts';
 
@@ -101,19 +101,32 @@ const silent: SeedReporter = { warn() {}, progress() {}, completed() {} };
  * transaction on a connection of the ORM's pool; rows are generated a batch at a time and copied
  * in with one COPY per table and batch, so memory does not grow with the count.
  */
-export async function runSeed(em: EntityManager, options: SeedOptions, context: SeedContext = {}): Promise<SeedSummary> {
+export function runSeed(em: EntityManager, options: SeedOptions, context: SeedContext = {}): Promise<SeedSummary> {
+  return seedHouseholds(em, options, context, { name: BASE_SET });
+}
+
+/**
+ * The streaming seed of runSeed, for the base set or a sized scenario (its own streams and
+ * login, recorded under its name): one implementation of building households in batches.
+ */
+async function seedHouseholds(
+  em: EntityManager,
+  options: SeedOptions,
+  context: SeedContext,
+  set: { name: typeof BASE_SET | ScenarioName; fixtures?: ScenarioFixtures },
+): Promise<SeedSummary> {
   const { events, beforeCommit, reporter = silent, batchSize = DEFAULT_BATCH_SIZE } = context;
   refuseProduction(options);
   checkSeedOptions(options);
+  const started = performance.now();
+  const fixtures = new FixtureSet(options.seed, fixturePasswordHash(options.seed), set.fixtures);
   if (options.isProduction) {
     reporter.warn(
-      `seeding a PRODUCTION database (SEED_ALLOW_PRODUCTION=1): ${options.users.toLocaleString('en')} fixture users ` +
-        `whose password is "password", including ${DEMO_LOGIN.email}`,
+      `seeding ${set.name === BASE_SET ? '' : `scenario ${set.name} into `}a PRODUCTION database (SEED_ALLOW_PRODUCTION=1): ${options.users.toLocaleString('en')} fixture users ` +
+        `whose password is "password", including ${fixtures.login.email}`,
     );
   }
 
-  const started = performance.now();
-  const fixtures = new FixtureSet(options.seed, fixturePasswordHash(options.seed));
   const wallets = new WalletFactory(em, fixtures);
   const meters = new SmartMeterFactory(em, fixtures);
   const settlements = new EnergySettlementFactory(em, fixtures, meters);
@@ -158,7 +171,7 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
         inserted += await writeInBatches(client, [logs], options.trades * 2, batchSize * 2, advance);
       }
       // trades are between households of the set: removing its users removes them too
-      await recordFixtureRun(client, { scenario: BASE_SET, seed: options.seed, households: options.users });
+      await recordFixtureRun(client, { scenario: set.name, seed: options.seed, households: options.users });
       return inserted;
     },
     beforeCommit,
@@ -179,7 +192,7 @@ export async function runSeed(em: EntityManager, options: SeedOptions, context: 
     inserted,
     durationMs,
     rowsPerSecond: rowsTotal / (durationMs / 1000),
-    demo: { email: DEMO_LOGIN.email, password: DEMO_LOGIN.password },
+    demo: { email: fixtures.login.email, password: FIXTURE_PASSWORD },
   };
   await events?.emit('seed.completed', { users: summary.users, wallets: summary.wallets, meters: summary.meters, seed: summary.seed });
   reporter.completed(summary);
@@ -283,6 +296,7 @@ export async function runScenario(em: EntityManager, name: ScenarioName, options
   const { events, beforeCommit, reporter = silent } = context;
   refuseProduction(options);
   const definition = SCENARIOS[name];
+  if (definition.streamed) return streamedScenario(em, definition, options, context);
   if (options.isProduction) reporter.warn(`seeding scenario ${name} into a PRODUCTION database (SEED_ALLOW_PRODUCTION=1): its users' password is "password"`);
   const started = performance.now();
   const fixtures = fixturesOf(name, options.seed, fixturePasswordHash(options.seed));
@@ -304,7 +318,10 @@ export async function runScenario(em: EntityManager, name: ScenarioName, options
         const ownerOf = ownerUser ?? ((row: EntityData<any>) => String(row[owner]));
         const fresh = rows.filter(row => !present.has(ownerOf(row)));
         // the households are new, so their rows cannot be there yet: nothing to look up
-        inserted += (await writerOf(entity, owner).write(client, fresh, () => false)).inserted;
+        const writer = writerOf(entity, owner);
+        for (let start = 0; start < fresh.length; start += DEFAULT_BATCH_SIZE) {
+          inserted += (await writer.write(client, fresh.slice(start, start + DEFAULT_BATCH_SIZE), () => false)).inserted;
+        }
       }
       await recordFixtureRun(client, { scenario: name, seed: options.seed, households: definition.households });
       return inserted;
@@ -324,4 +341,31 @@ export async function runScenario(em: EntityManager, name: ScenarioName, options
   };
   await events?.emit('seed.completed', { users: userRows.length, wallets: tables.find(t => t.label === 'wallets')?.rows.length ?? 0, meters: tables.find(t => t.label === 'smart meters')?.rows.length ?? 0, seed: options.seed });
   return summary;
+}
+
+/** A sized scenario: the base set's streaming seed over the scenario's streams, summarized as a scenario. */
+async function streamedScenario(em: EntityManager, definition: StreamedScenarioDefinition, options: SeedOptions, context: SeedContext): Promise<ScenarioSummary> {
+  // the scenario's own summary is the report: the base set's completion line would say it twice
+  const reporter = context.reporter && { ...context.reporter, completed() {} };
+  const seeded = await seedHouseholds(em, options, { ...context, reporter }, { name: definition.name, fixtures: definition.fixtures });
+  const tables = [
+    { label: 'users', rows: seeded.users },
+    { label: 'wallets', rows: seeded.wallets },
+    { label: 'smart meters', rows: seeded.meters },
+    { label: 'settlements', rows: seeded.settlements },
+    { label: 'conversions', rows: seeded.conversions },
+    { label: 'offers', rows: seeded.offers },
+    ...(seeded.trades > 0 ? [{ label: 'trades', rows: seeded.trades }] : []),
+    { label: 'transaction logs', rows: seeded.transactionLogs },
+  ];
+  return {
+    scenario: definition.name,
+    seed: seeded.seed,
+    shows: definition.shows,
+    tables,
+    rows: seeded.rows,
+    inserted: seeded.inserted,
+    durationMs: seeded.durationMs,
+    login: seeded.demo,
+  };
 }

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { loadConfig, type AppConfig } from '../../src/config.ts';
-import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
-import { buildTestApp, createLegacyDatabase, createTestDatabase, type TestDatabase } from '../helper.ts';
+import { buildTestApp, migrateTestDatabase, createLegacyDatabase, createTestDatabase, type TestDatabase } from '../helper.ts';
 
 /** The app of one admin test: its database, its token, and how to call it. */
 export interface AdminApi {
@@ -46,7 +45,7 @@ export async function startAdminApi(label: string, options: AdminApiOptions = {}
     ...env,
   });
   const app = await buildTestApp(db, config, migrationsPath);
-  if (migrate) await migratorOf(app.orm).up();
+  if (migrate) await migrateTestDatabase(app.orm);
   const call: AdminApi['call'] = (method, url, payload, headers = { authorization: `Bearer ${token}` }) => {
     const request: InjectOptions = { method, url, headers };
     if (payload !== undefined) request.payload = payload as InjectOptions['payload'];

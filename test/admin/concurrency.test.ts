@@ -53,13 +53,13 @@ describe('two admin runs at once', () => {
       expect(refused.json().detail).toMatch(/^Not started: another process is migrating this database: /);
     }
     const recorded = await recordedMigrations(a.db);
-    expect(Object.values(recorded)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(Object.values(recorded)).toEqual([1, 1, 1, 1, 1, 1, 1]);
     expect(await a.db.query('select count(*)::int as n from slow_migration_run')).toEqual([{ n: 1 }]);
   });
 
   it('the 409 says what is running: which migrations, started by whom, where; status shows it too', async () => {
     const [a, b] = await instances('running_info', 2, slowMigrations());
-    await a.call('POST', '/admin/migrations/up', { to: 'Migration20261201000001_MarketIntegrity' });
+    await a.call('POST', '/admin/migrations/up', { to: 'Migration20261202000001_LimitDefaults' });
     const running = a.call('POST', '/admin/migrations/up');
     // wait until the run has announced its plan
     let status: Record<string, any> = {};

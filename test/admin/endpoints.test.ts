@@ -10,8 +10,9 @@ const ALL = [
   'Migration20241102000002_AddCompositeIndexes',
   'Migration20261121000001_CacheOutbox',
   'Migration20261201000001_MarketIntegrity',
+  'Migration20261202000001_LimitDefaults',
 ];
-const [INITIAL, RENAME, INDEXES, OUTBOX, MARKET] = ALL;
+const [INITIAL, RENAME, INDEXES, OUTBOX, MARKET, LIMITS] = ALL;
 const LEGACY_TABLES = ['prosumer', 'wallet', 'smart_meter', 'energy_settlement', 'market_trade', 'transaction_log', 'idrs_conversion', 'token_blacklist'];
 const CURRENT_TABLES = LEGACY_TABLES.map(table => (table === 'prosumer' ? 'user' : table));
 
@@ -76,7 +77,7 @@ describe('POST /admin/migrations/up', () => {
     const shape = await db.fingerprint();
     const rows = await dumpTables(db, LEGACY_TABLES);
     const preview = (await call('POST', '/admin/migrations/up', { dryRun: true })).json();
-    expect(preview.migrations.map((m: { action: string }) => m.action)).toEqual(['adopt', 'apply', 'apply', 'apply', 'apply']);
+    expect(preview.migrations.map((m: { action: string }) => m.action)).toEqual(['adopt', 'apply', 'apply', 'apply', 'apply', 'apply']);
     expect(preview.migrations[0].sql).toEqual([]);
     expect(await db.fingerprint()).toEqual(shape);
     expect(await dumpTables(db, LEGACY_TABLES)).toEqual(rows);
@@ -92,7 +93,7 @@ describe('POST /admin/migrations/up', () => {
     expect(Object.keys(await recordedMigrations(db))).toEqual([INITIAL, RENAME]);
 
     const rest = (await call('POST', '/admin/migrations/up', {})).json();
-    expect(rest.migrations.map((m: { name: string }) => m.name)).toEqual([INDEXES, OUTBOX, MARKET]);
+    expect(rest.migrations.map((m: { name: string }) => m.name)).toEqual([INDEXES, OUTBOX, MARKET, LIMITS]);
     expect((await call('POST', '/admin/migrations/up')).json()).toMatchObject({ status: 'nothing to do', migrations: [] });
     expect(await recordedMigrations(db)).toEqual(Object.fromEntries(ALL.map(name => [name, 1])));
     // the run log has both runs; the idle one is not recorded
@@ -133,7 +134,7 @@ describe('GET /admin/migrations/runs', () => {
     expect(page.items.map((run: { origin: string; method: string }) => `${run.origin} ${run.method}`)).toEqual(['cli up', 'admin-api down']);
     expect(page.items[0]).toMatchObject({
       status: 'applied',
-      migrations: [RENAME, INDEXES, OUTBOX, MARKET].map(name => ({ name, durationMs: expect.any(Number) })),
+      migrations: [RENAME, INDEXES, OUTBOX, MARKET, LIMITS].map(name => ({ name, durationMs: expect.any(Number) })),
       verification: { ok: true },
       error: null,
       pid: expect.any(Number),
@@ -175,12 +176,12 @@ describe('POST /admin/migrations/down', () => {
       method: 'down',
       migrations: [
         {
-          name: MARKET,
+          name: LIMITS,
           action: 'revert',
           transactional: true,
-          sql: expect.arrayContaining([expect.stringMatching(/drop table if exists user_limit/i)]),
+          sql: expect.arrayContaining([expect.stringMatching(/drop table if exists limit_defaults/i)]),
           // the plan of each statement (locks, rows) and the lint's findings, as npm run migration:plan
-          statements: expect.arrayContaining([expect.objectContaining({ kind: 'DropStmt', locks: [expect.objectContaining({ table: 'user_limit', mode: 'ACCESS EXCLUSIVE' })] })]),
+          statements: expect.arrayContaining([expect.objectContaining({ kind: 'DropStmt', locks: [expect.objectContaining({ table: 'limit_defaults', mode: 'ACCESS EXCLUSIVE' })] })]),
           findings: expect.arrayContaining([expect.objectContaining({ rule: 'drop-table', direction: 'down' })]),
         },
       ],
@@ -189,9 +190,9 @@ describe('POST /admin/migrations/down', () => {
 
     const reply = await call('POST', '/admin/migrations/down');
     expect(reply.statusCode, reply.body).toBe(200);
-    expect(reply.json()).toMatchObject({ method: 'down', status: 'applied', migrations: [{ name: MARKET }] });
-    expect(Object.keys(await recordedMigrations(db))).toEqual([INITIAL, RENAME, INDEXES, OUTBOX]);
-    expect(await db.query(`select to_regclass('market_offer') as t`)).toEqual([{ t: null }]);
+    expect(reply.json()).toMatchObject({ method: 'down', status: 'applied', migrations: [{ name: LIMITS }] });
+    expect(Object.keys(await recordedMigrations(db))).toEqual([INITIAL, RENAME, INDEXES, OUTBOX, MARKET]);
+    expect(await db.query(`select to_regclass('limit_defaults') as t`)).toEqual([{ t: null }]);
   });
 
   it('round trip on a deployed database with data: down to the contract and up again, every row kept', async () => {
@@ -206,7 +207,7 @@ describe('POST /admin/migrations/down', () => {
 
     const down = await call('POST', '/admin/migrations/down', { to: INITIAL });
     expect(down.statusCode, down.body).toBe(200);
-    expect(down.json().migrations.map((m: { name: string }) => m.name)).toEqual([MARKET, OUTBOX, INDEXES, RENAME]);
+    expect(down.json().migrations.map((m: { name: string }) => m.name)).toEqual([LIMITS, MARKET, OUTBOX, INDEXES, RENAME]);
     expect(down.json().verification.checks.find((check: { name: string }) => check.name === 'row counts').ok).toBe(true);
     expect(await db.fingerprint()).toEqual(contract);
     expect(await dumpTables(db, LEGACY_TABLES)).toEqual(legacyRows);
@@ -225,8 +226,8 @@ describe('POST /admin/migrations/down', () => {
     expectProblem(await call('POST', '/admin/migrations/down', { to: 'NoSuchMigration' }), 404, 'MIGRATION_NOT_FOUND');
     expect(Object.keys(await recordedMigrations(db))).toEqual(ALL);
 
-    const reply = await call('POST', '/admin/migrations/down', { steps: 2 });
-    expect(reply.json().migrations.map((m: { name: string }) => m.name)).toEqual([MARKET, OUTBOX]);
+    const reply = await call('POST', '/admin/migrations/down', { steps: 3 });
+    expect(reply.json().migrations.map((m: { name: string }) => m.name)).toEqual([LIMITS, MARKET, OUTBOX]);
     const notApplied = await call('POST', '/admin/migrations/down', { to: OUTBOX });
     expectProblem(notApplied, 409, 'MIGRATION_NOT_APPLIED');
     expect(notApplied.json().detail).toBe(`Migration ${OUTBOX} is not applied: cannot revert to it`);
@@ -383,10 +384,10 @@ describe('GET /admin/audit', () => {
     expectProblem(refused, 409, 'REVERT_NOT_CONFIRMED');
     expect(refused.json().detail).toMatch(/^Reverting Migration20241102000000_InitialSchema drops every table .*revertInitial: true over HTTP/);
     expect(await recordedMigrations(db)).toEqual(Object.fromEntries(ALL.map(name => [name, 1])));
-    expect((await call('POST', '/admin/migrations/down', { steps: 10, revertInitial: true })).json().migrations).toHaveLength(5);
+    expect((await call('POST', '/admin/migrations/down', { steps: 10, revertInitial: true })).json().migrations).toHaveLength(6);
     expect(await db.fingerprint()).toEqual({});
     const entries = (await call('GET', '/admin/audit')).json().items;
     expect(entries.map((item: { action: string }) => item.action)).toEqual(['migrations.down', 'migrations.down']);
-    expect(entries[0].result).toMatchObject({ status: 'applied', migrations: [MARKET, OUTBOX, INDEXES, RENAME, INITIAL] });
+    expect(entries[0].result).toMatchObject({ status: 'applied', migrations: [LIMITS, MARKET, OUTBOX, INDEXES, RENAME, INITIAL] });
   });
 });

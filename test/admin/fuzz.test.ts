@@ -14,6 +14,7 @@ const MIGRATIONS = [
   'Migration20241102000002_AddCompositeIndexes',
   'Migration20261121000001_CacheOutbox',
   'Migration20261201000001_MarketIntegrity',
+  'Migration20261202000001_LimitDefaults',
 ];
 
 const apis: AdminApi[] = [];

@@ -131,7 +131,7 @@ describe('the cache', () => {
     // the change was recorded in the outbox in its transaction, and the purge carried it out
     await vi.waitFor(async () => {
       const rows = await db.query('select generation, migrations, purged_at from cache_outbox');
-      expect(rows).toEqual([{ generation: app.cache.generation, migrations: 'Migration20261121000001_CacheOutbox,Migration20261201000001_MarketIntegrity', purged_at: expect.any(Date) }]);
+      expect(rows).toEqual([{ generation: app.cache.generation, migrations: 'Migration20261121000001_CacheOutbox,Migration20261201000001_MarketIntegrity,Migration20261202000001_LimitDefaults', purged_at: expect.any(Date) }]);
     }, { timeout: 15_000 });
     expect(await app.redis.exists(`${db.config.cachePrefix}:${before}:user:u1`)).toBe(0);
   });

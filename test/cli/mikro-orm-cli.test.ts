@@ -42,7 +42,7 @@ describe('npx mikro-orm', () => {
   it('migration:down reverts one step, and migration:check then reports the difference', async () => {
     const down = await mikroOrm(['migration:down'], env);
     expect(down.code).toBe(0);
-    expect(await db.query('select name from mikro_orm_migrations order by id')).toHaveLength(4);
+    expect(await db.query('select name from mikro_orm_migrations order by id')).toHaveLength(5);
     const check = await mikroOrm(['migration:check'], env);
     expect(check.code).toBe(1);
     expect(check.stdout).toContain('Changes detected');
@@ -53,7 +53,7 @@ describe('npx mikro-orm', () => {
     expect(result.code).toBe(1);
     expect(result.stderr.trim()).toBe('enerlink: Unknown migration: Migration99999999999999_Nope');
     expect(result.stdout).not.toContain('Options:');
-    expect(await db.query('select name from mikro_orm_migrations')).toHaveLength(4);
+    expect(await db.query('select name from mikro_orm_migrations')).toHaveLength(5);
   });
 
   it('an unreachable database is one readable line and exit code 1', async () => {
@@ -74,7 +74,7 @@ describe('npx mikro-orm', () => {
       expect(result.code, args.join(' ')).toBe(1);
       expect(result.stderr.trim()).toMatch(/^enerlink: --(to|only) (needs a value: a migration name or its 14-digit version|is given more than once)/);
     }
-    expect(await db.query('select name from mikro_orm_migrations')).toHaveLength(4);
+    expect(await db.query('select name from mikro_orm_migrations')).toHaveLength(5);
   });
 
   it('a migration:down that would revert the initial migration (every table dropped) needs --to 0', async () => {

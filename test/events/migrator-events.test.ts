@@ -10,6 +10,7 @@ const RENAME = 'Migration20241102000001_RenameProsumerToUser';
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
 const CACHE_OUTBOX = 'Migration20261121000001_CacheOutbox';
 const MARKET = 'Migration20261201000001_MarketIntegrity';
+const LIMITS = 'Migration20261202000001_LimitDefaults';
 
 describe('migrator events on the bus', () => {
   let db: TestDatabase;
@@ -53,20 +54,20 @@ describe('migrator events on the bus', () => {
       `schema.changed ${INITIAL},${RENAME}`,
       `schema.committing ${INDEXES}`,
       `schema.changed ${INDEXES}`,
-      `schema.committing ${CACHE_OUTBOX},${MARKET}`,
-      `schema.changed ${CACHE_OUTBOX},${MARKET}`,
+      `schema.committing ${CACHE_OUTBOX},${MARKET},${LIMITS}`,
+      `schema.changed ${CACHE_OUTBOX},${MARKET},${LIMITS}`,
     ]);
     // another connection sees each batch when schema.changed arrives: it has committed
-    expect(committedAtChange).toEqual([[INITIAL, RENAME], [INITIAL, RENAME, INDEXES], [INITIAL, RENAME, INDEXES, CACHE_OUTBOX, MARKET]]);
-    expect((await db.query('select note from probe')).map(row => row.note)).toEqual([`${INITIAL},${RENAME}`, INDEXES, `${CACHE_OUTBOX},${MARKET}`]);
+    expect(committedAtChange).toEqual([[INITIAL, RENAME], [INITIAL, RENAME, INDEXES], [INITIAL, RENAME, INDEXES, CACHE_OUTBOX, MARKET, LIMITS]]);
+    expect((await db.query('select note from probe')).map(row => row.note)).toEqual([`${INITIAL},${RENAME}`, INDEXES, `${CACHE_OUTBOX},${MARKET},${LIMITS}`]);
   });
 
   it('reverting: the same, per batch', async () => {
     seen.length = 0;
     await migratorOf(orm).down();
     expect(seen).toEqual([
-      `schema.committing ${MARKET}`,
-      `schema.changed ${MARKET}`,
+      `schema.committing ${LIMITS}`,
+      `schema.changed ${LIMITS}`,
     ]);
   });
 
@@ -76,11 +77,11 @@ describe('migrator events on the bus', () => {
       throw new Error('outbox unavailable');
     };
     bus.on('schema.committing', refuse);
-    await expect(migratorOf(orm).up()).rejects.toThrow(`Migration ${MARKET} (up) failed: outbox unavailable`);
+    await expect(migratorOf(orm).up()).rejects.toThrow(`Migration ${LIMITS} (up) failed: outbox unavailable`);
     bus.off('schema.committing', refuse);
-    expect(seen).toEqual([`schema.committing ${MARKET}`, `schema.failed ${MARKET}`]);
-    expect((await db.query('select name from mikro_orm_migrations order by id')).map(row => row.name)).toEqual([INITIAL, RENAME, INDEXES, CACHE_OUTBOX]);
-    expect(await db.query(`select to_regclass('market_offer') as offers`)).toEqual([{ offers: null }]);
-    expect((await db.query('select count(*)::int as n from probe where note = ?', [MARKET]))[0].n).toBe(1); // the down; not the failed up
+    expect(seen).toEqual([`schema.committing ${LIMITS}`, `schema.failed ${LIMITS}`]);
+    expect((await db.query('select name from mikro_orm_migrations order by id')).map(row => row.name)).toEqual([INITIAL, RENAME, INDEXES, CACHE_OUTBOX, MARKET]);
+    expect(await db.query(`select to_regclass('limit_defaults') as defaults`)).toEqual([{ defaults: null }]);
+    expect((await db.query('select count(*)::int as n from probe where note = ?', [LIMITS]))[0].n).toBe(1); // the down; not the failed up
   });
 });

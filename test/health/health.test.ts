@@ -34,6 +34,7 @@ describe('health endpoints', () => {
         'Migration20241102000002_AddCompositeIndexes',
         'Migration20261121000001_CacheOutbox',
         'Migration20261201000001_MarketIntegrity',
+        'Migration20261202000001_LimitDefaults',
       ],
     });
     await migratorOf(app.orm).up();

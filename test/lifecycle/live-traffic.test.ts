@@ -6,7 +6,7 @@ import { withCommandLifecycle } from '../../src/lifecycle/schema-lifecycle.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import type { RunResult } from '../../src/schema/migration-runner.ts';
 import { fund, signUp, type Account } from '../api.ts';
-import { buildTestApp, createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
+import { buildTestApp, migrateTestDatabase, createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
 import { migrationSource, migrationsFolder } from '../processes.ts';
 import { TrafficHarness } from './traffic-harness.ts';
 
@@ -50,7 +50,7 @@ describe('migrations under live traffic', () => {
     db = await createTestDatabase('live_traffic');
     // a busy market logs in more than the per-account limit lets one client: raised for the test
     serving = await buildTestApp(db, { ...db.config, loginRateLimitPerAccount: 1_000_000, loginRateLimitPerAddress: 1_000_000 });
-    await migratorOf(serving.orm).up();
+    await migrateTestDatabase(serving.orm);
     users = [];
     for (let i = 0; i < 6; i++) users.push(await signUp(serving, `Household ${i}`));
     for (const user of users) await fund(db, user.walletAddress, '1000.000000', '10000000.00');

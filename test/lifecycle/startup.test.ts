@@ -19,6 +19,7 @@ const REAL_MIGRATIONS = [
   'Migration20241102000002_AddCompositeIndexes',
   'Migration20261121000001_CacheOutbox',
   'Migration20261201000001_MarketIntegrity',
+  'Migration20261202000001_LimitDefaults',
 ];
 const cleanup: Array<() => unknown> = [];
 afterAll(async () => {
@@ -131,8 +132,9 @@ describe('a process killed with SIGKILL in the middle of a migration', () => {
     }
     expect((await db.query(`select to_regclass('reshaped') is not null as exists`))[0].exists).toBe(false);
     expect(await db.query(`select 1 from information_schema.columns where table_name = 'wallet' and column_name = 'reshaped_at'`)).toEqual([]);
-    // CacheOutbox and MarketIntegrity ran in the same transaction as the slow migration, so they went back with it
-    const committed = REAL_MIGRATIONS.filter(name => name !== 'Migration20261121000001_CacheOutbox' && name !== 'Migration20261201000001_MarketIntegrity');
+    // CacheOutbox, MarketIntegrity and LimitDefaults ran in the same transaction as the slow migration, so they went back with it
+    const batch = ['Migration20261121000001_CacheOutbox', 'Migration20261201000001_MarketIntegrity', 'Migration20261202000001_LimitDefaults'];
+    const committed = REAL_MIGRATIONS.filter(name => !batch.includes(name));
     expect(await recordedCounts(db)).toEqual(Object.fromEntries(committed.map(name => [name, 1])));
     expect((await db.query(`select to_regclass('cache_outbox') is not null as exists`))[0].exists).toBe(false);
     // the killed run left its trace in the run log, with what it was running

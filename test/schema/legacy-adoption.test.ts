@@ -13,7 +13,8 @@ import { ALL_IN_ONE_SCRIPT, createTypeOrmMigrationsTable, GUIDE_STEPS, ROLLBACK_
 
 const CACHE_OUTBOX = 'Migration20261121000001_CacheOutbox';
 const MARKET = 'Migration20261201000001_MarketIntegrity';
-const ALL = [INITIAL_MIGRATION, RENAME_MIGRATION, COMPOSITE_INDEXES_MIGRATION, CACHE_OUTBOX, MARKET];
+const LIMITS = 'Migration20261202000001_LimitDefaults';
+const ALL = [INITIAL_MIGRATION, RENAME_MIGRATION, COMPOSITE_INDEXES_MIGRATION, CACHE_OUTBOX, MARKET, LIMITS];
 const TABLES = ['user', 'wallet', 'smart_meter', 'transaction_log', 'market_trade', 'idrs_conversion', 'token_blacklist', 'energy_settlement'];
 const RENAMED_COLUMNS: Record<string, string> = { prosumer_id: 'user_id', buyer_prosumer_id: 'buyer_user_id', seller_prosumer_id: 'seller_user_id' };
 
@@ -95,7 +96,7 @@ afterAll(async () => {
 });
 
 const ADOPT_RENAMED = [INITIAL_MIGRATION, RENAME_MIGRATION];
-const REST = [COMPOSITE_INDEXES_MIGRATION, CACHE_OUTBOX, MARKET];
+const REST = [COMPOSITE_INDEXES_MIGRATION, CACHE_OUTBOX, MARKET, LIMITS];
 
 describe.each([
   // the legacy contract as the previous backend created it, with its TypeORM bookkeeping: adopted as it always was
@@ -103,7 +104,7 @@ describe.each([
   // the all-in-one script, exactly as written: PK and unique constraint keep prosumer_* names, token_blacklist untouched, no comments, no composite indexes
   { state: 'the all-in-one script as written', script: [ALL_IN_ONE_SCRIPT], adopted: ADOPT_RENAMED, applied: REST, reconciling: 8 + 4 },
   // the step-by-step guide in full: token_blacklist renamed, comments and composite indexes there, PK still prosumer_pkey
-  { state: 'the step-by-step guide in full', script: EVERY_STEP, adopted: [...ADOPT_RENAMED, COMPOSITE_INDEXES_MIGRATION], applied: [CACHE_OUTBOX, MARKET], reconciling: 2 },
+  { state: 'the step-by-step guide in full', script: EVERY_STEP, adopted: [...ADOPT_RENAMED, COMPOSITE_INDEXES_MIGRATION], applied: [CACHE_OUTBOX, MARKET, LIMITS], reconciling: 2 },
   // stopped half way, after the transaction log: old indexes on renamed columns, three tables and the token table in legacy form
   { state: 'the step-by-step guide stopped after step 3.3', script: steps('Step 1', 'Step 2', '3.1', '3.2', '3.3'), adopted: ADOPT_RENAMED, applied: REST, reconciling: 19 },
   // the all-in-one script, then one of the composite indexes by hand: the migration rebuilds it with the other

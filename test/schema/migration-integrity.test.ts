@@ -12,7 +12,8 @@ const RENAME = 'Migration20241102000001_RenameProsumerToUser';
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
 const OUTBOX = 'Migration20261121000001_CacheOutbox';
 const MARKET = 'Migration20261201000001_MarketIntegrity';
-const ALL = [INITIAL, RENAME, INDEXES, OUTBOX, MARKET];
+const LIMITS = 'Migration20261202000001_LimitDefaults';
+const ALL = [INITIAL, RENAME, INDEXES, OUTBOX, MARKET, LIMITS];
 const NEXT = 'Migration20991231000000_NextRelease';
 
 const cleanup: Array<() => Promise<unknown> | unknown> = [];
@@ -73,7 +74,7 @@ describe('checksums', () => {
   it('are recorded when a deployed database is adopted', async () => {
     const db = await database('checksum_adopt', true);
     await migratorOf(await orm(db)).up();
-    expect((await checksums(db)).map(row => `${row.name} ${row.source}`)).toEqual([`${INITIAL} adoption`, `${RENAME} run`, `${INDEXES} run`, `${OUTBOX} run`, `${MARKET} run`]);
+    expect((await checksums(db)).map(row => `${row.name} ${row.source}`)).toEqual([`${INITIAL} adoption`, `${RENAME} run`, `${INDEXES} run`, `${OUTBOX} run`, `${MARKET} run`, `${LIMITS} run`]);
   });
 
   it('of a database migrated before checksums were kept are recorded by its next run, with a note', async () => {
@@ -157,7 +158,7 @@ describe('an up over an edited or deleted migration', () => {
     await expect(migrator.up()).rejects.toThrow(MigrationIntegrityError);
     const result = await migrator.integrity.repair(gone, { by: 'bob', reason: 'the feature was dropped', origin: 'cli', lockTimeoutMs: 10_000 });
     expect(result).toMatchObject({ migration: gone, action: 'forgot missing', checksum: null });
-    expect((await db.query('select name from mikro_orm_migrations order by id')).map(row => row.name)).toEqual([INITIAL, RENAME, INDEXES, gone, OUTBOX, MARKET].filter(n => n !== gone));
+    expect((await db.query('select name from mikro_orm_migrations order by id')).map(row => row.name)).toEqual([INITIAL, RENAME, INDEXES, gone, OUTBOX, MARKET, LIMITS].filter(n => n !== gone));
     expect(await migrator.up()).toEqual([]);
     await expect(migrator.integrity.repair('Migration20990101000000_Nope', { ...result, by: 'bob', reason: 'x', origin: 'cli', lockTimeoutMs: 1000 })).rejects.toThrow(
       'Unknown migration: Migration20990101000000_Nope',
@@ -219,6 +220,7 @@ describe('in each entry point', () => {
       `${INDEXES} missing`,
       `${OUTBOX} applied`,
       `${MARKET} applied`,
+      `${LIMITS} applied`,
       `${NEXT} pending`,
     ]);
     expect(states.migrations[0]).toMatchObject({ appliedBy: { origin: 'service', how: 'run' }, durationMs: expect.any(Number), checksum: { source: 'run' } });

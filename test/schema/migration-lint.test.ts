@@ -205,7 +205,7 @@ describe('the shipped migrations', () => {
     const env = { DATABASE_URL: db.url, NODE_ENV: 'development' };
     const result = await runCommand(['src/cli/migration-lint.ts'], env);
     expect(result.code, result.stdout + result.stderr).toBe(0);
-    expect(result.stdout).toContain('Lint passed: 5 migration(s)');
+    expect(result.stdout).toContain('Lint passed: 6 migration(s)');
     expect(result.stdout).toMatch(/^Migration20241102000001_RenameProsumerToUser: ok, 10 allowed$/m);
     const one = await runCommand(['src/cli/migration-lint.ts', '20241102000002', '--json'], env);
     expect(JSON.parse(one.stdout)).toEqual({ migrations: [{ name: 'Migration20241102000002_AddCompositeIndexes', file: expect.any(String), findings: [] }], failures: 0 });

@@ -14,6 +14,7 @@ const RENAME = 'Migration20241102000001_RenameProsumerToUser';
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
 const OUTBOX = 'Migration20261121000001_CacheOutbox';
 const MARKET = 'Migration20261201000001_MarketIntegrity';
+const LIMITS = 'Migration20261202000001_LimitDefaults';
 const USERS = 300;
 
 /** The locks of a step, one line each: "mode table rows", as a reviewer reads them. */
@@ -46,6 +47,7 @@ describe('the plan of each shipped migration, on a deployed database with rows',
       [INDEXES, 'apply', false],
       [OUTBOX, 'apply', true],
       [MARKET, 'apply', true],
+      [LIMITS, 'apply', true],
     ]);
     expect(await db.query('select name from mikro_orm_migrations')).toEqual([]);
     expect(await db.query(`select to_regclass('prosumer') is not null as legacy`)).toEqual([{ legacy: true }]);
@@ -138,18 +140,19 @@ describe('npm run migration:plan', () => {
 
   it('--down --steps N: what reverting would run, with the destructive statements named', async () => {
     expect((await runCommand([ 'node_modules/@mikro-orm/cli/cli.js', 'migration:up'], env)).code).toBe(0);
-    const result = await runCommand(['src/cli/migration-plan.ts', '--down', '--steps', '3', '--json'], env);
+    const result = await runCommand(['src/cli/migration-plan.ts', '--down', '--steps', '4', '--json'], env);
     expect(result.code, result.stderr).toBe(0);
     const plan = JSON.parse(result.stdout) as MigrationPlanReport;
     expect(plan.method).toBe('down');
     expect(plan.migrations.map(m => [m.name, m.action])).toEqual([
+      [LIMITS, 'revert'],
       [MARKET, 'revert'],
       [OUTBOX, 'revert'],
       [INDEXES, 'revert'],
     ]);
-    expect(plan.migrations[1].findings.map(f => f.rule)).toContain('drop-table');
-    expect(plan.migrations[2].statements.map(s => s.locks[0].mode)).toEqual(['SHARE UPDATE EXCLUSIVE', 'SHARE UPDATE EXCLUSIVE']);
-    expect((await db.query('select count(*)::int as n from mikro_orm_migrations'))[0].n).toBe(5);
+    expect(plan.migrations[2].findings.map(f => f.rule)).toContain('drop-table');
+    expect(plan.migrations[3].statements.map(s => s.locks[0].mode)).toEqual(['SHARE UPDATE EXCLUSIVE', 'SHARE UPDATE EXCLUSIVE']);
+    expect((await db.query('select count(*)::int as n from mikro_orm_migrations'))[0].n).toBe(6);
   });
 
   it('refuses a caller\'s mistakes in one line with exit 1', async () => {

@@ -46,7 +46,7 @@ describe('the fleet lock', () => {
     expect((error as Error).message).toMatch(/another process is migrating this database \(pid \d+.*\); gave up waiting after 300 ms/);
     expect(await db.query(`select to_regclass('wallet') is not null as exists`)).toEqual([{ exists: false }]);
     await holder.query(`select pg_advisory_unlock(${MIGRATION_LOCK_KEY.join(', ')})`);
-    expect((await migrator.up()).length).toBe(5);
+    expect((await migrator.up()).length).toBe(6);
   });
 });
 
@@ -140,7 +140,7 @@ describe('verification after a run', () => {
     await migratorOf(orm).up();
     const [run] = await db.query(`select status, migrations, verification from enerlink_migration_run order by id desc limit 1`);
     expect(run.status).toBe('applied');
-    expect(run.migrations.map((m: { name: string }) => m.name)).toEqual([RENAME, 'Migration20241102000002_AddCompositeIndexes', 'Migration20261121000001_CacheOutbox', 'Migration20261201000001_MarketIntegrity']);
+    expect(run.migrations.map((m: { name: string }) => m.name)).toEqual([RENAME, 'Migration20241102000002_AddCompositeIndexes', 'Migration20261121000001_CacheOutbox', 'Migration20261201000001_MarketIntegrity', 'Migration20261202000001_LimitDefaults']);
     expect(run.verification.ok).toBe(true);
     expect(run.verification.checks.map((c: { name: string }) => c.name)).toEqual(['foreign keys', 'indexes', 'orphaned rows', 'row counts']);
     expect(run.verification.scope).toBe('run');

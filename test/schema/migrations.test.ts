@@ -11,13 +11,14 @@ const RENAME = 'Migration20241102000001_RenameProsumerToUser';
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
 const CACHE_OUTBOX = 'Migration20261121000001_CacheOutbox';
 const MARKET = 'Migration20261201000001_MarketIntegrity';
-const ALL = [INITIAL_MIGRATION, RENAME, INDEXES, CACHE_OUTBOX, MARKET];
+const LIMITS = 'Migration20261202000001_LimitDefaults';
+const ALL = [INITIAL_MIGRATION, RENAME, INDEXES, CACHE_OUTBOX, MARKET, LIMITS];
 const LEGACY_TABLES = ['prosumer', 'wallet', 'smart_meter', 'transaction_log', 'market_trade', 'idrs_conversion', 'token_blacklist', 'energy_settlement'];
 const CURRENT_TABLES = LEGACY_TABLES.map(table => (table === 'prosumer' ? 'user' : table));
 /** enerlink's own tables, outside the legacy contract. */
 const SERVICE_TABLES = ['cache_outbox'];
 /** Tables of the market (issue 14), beside the contract. */
-const MARKET_TABLES = ['market_offer', 'user_limit'];
+const MARKET_TABLES = ['market_offer', 'user_limit', 'limit_defaults'];
 
 /** Column renames of the rename migration, to compare legacy rows with renamed rows. */
 const RENAMED_COLUMNS: Record<string, string> = {
@@ -137,7 +138,7 @@ describe('adopting a deployed legacy database', () => {
 
   it('records the initial migration without running it and applies the rest', async () => {
     const applied = await migratorOf(orm).up();
-    expect(applied.map(m => m.name)).toEqual([RENAME, INDEXES, CACHE_OUTBOX, MARKET]);
+    expect(applied.map(m => m.name)).toEqual([RENAME, INDEXES, CACHE_OUTBOX, MARKET, LIMITS]);
     expect(await executedNames(db)).toEqual(ALL);
     expect(await migratorOf(orm).checkSchema()).toBe(false);
   });

@@ -125,7 +125,7 @@ describe('seed:cleanup on an adopted legacy database holding fixtures beside it'
     const env = { DATABASE_URL: db.url, NODE_ENV: 'development', JWT_SECRET: 'seed-cli-test-secret-of-32-characters', PAYMENT_WEBHOOK_SECRET: 'seed-cli-webhook-secret-of-32-characters' };
     const bad = await runCommand(['src/cli/seed-cleanup.ts', '--scenario', 'nope'], env);
     expect(bad.code).toBe(1);
-    expect(bad.stderr.trim()).toBe('enerlink: --scenario must be one of base, power-trader, boundary-amounts, lifecycle, got "nope"');
+    expect(bad.stderr.trim()).toBe('enerlink: --scenario must be one of base, power-trader, boundary-amounts, lifecycle, settlement-heavy, large-market, got "nope"');
     const repeated = await runCommand(['src/cli/seed-cleanup.ts', '--scenario', 'base', '--scenario=base'], env);
     expect(repeated.stderr.trim()).toMatch(/^enerlink: --scenario is given more than once/);
 

@@ -69,7 +69,7 @@ describe('seeding from the command line', () => {
     [['--users', 'lots'], 'enerlink: --users must be an integer from 1 to 10000000, got "lots"'],
     [['--trades', '-3'], 'enerlink: --trades must be an integer from 0 to 10000000, got "-3"'],
     [['--seed'], 'enerlink: --seed must be an integer from 0 to 4294967295, got nothing'],
-    [['--seats', '3'], 'enerlink: unknown argument "--seats" (usage: npm run seed -- [--users N] [--trades N] [--seed N] [--scenario power-trader|boundary-amounts|lifecycle])'],
+    [['--seats', '3'], 'enerlink: unknown argument "--seats" (usage: npm run seed -- [--users N] [--trades N] [--seed N] [--scenario power-trader|boundary-amounts|lifecycle|settlement-heavy|large-market])'],
   ])('npm run seed %j is one line and exit code 1', async (args, message) => {
     const result = await npmRunSeed(args, env);
     expect(result.code).toBe(1);
@@ -85,7 +85,8 @@ describe('seeding from the command line', () => {
   it('npm run db:reset drops everything, migrates and seeds the default set', async () => {
     const result = await runCommand(['src/cli/db-reset.ts'], env);
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('Applied 5 migration(s)');
+    expect(result.stdout).toContain('Applied 6 migration(s)');
+    expect(result.stdout).toContain('Reference data: 1 applied, 0 already applied, 0 changed');
     expect(result.stdout).toContain(`Demo login: ${DEMO_LOGIN.email} / ${DEMO_LOGIN.password}`);
     expect(await userCount()).toBe(5);
   });

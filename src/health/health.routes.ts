@@ -1,4 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { pendingReferenceData } from '../lifecycle/schema-lifecycle.ts';
 import { describeHolder, readHolder } from '../schema/fleet-lock.ts';
 
 const liveSchema = {
@@ -12,6 +13,7 @@ const readiness = Type.Object({
   migration: Type.Optional(Type.String({ description: 'Who holds the fleet lock and what it runs, while `migrating`' })),
   pendingMigrations: Type.Array(Type.String(), { description: "This release's migrations not applied yet" }),
   unknownMigrations: Type.Array(Type.String(), { description: 'Applied migrations this release does not know (a newer release applied them)' }),
+  pendingReferenceData: Type.Array(Type.String(), { description: "This release's reference seeders not applied yet (npm run seed:reference)" }),
   redis: Type.Enum(['ready', 'connecting', 'down']),
   reason: Type.Optional(Type.String()),
 });
@@ -20,7 +22,7 @@ const readySchema = {
   response: { '2xx': readiness, 503: readiness },
 };
 
-/** Liveness (the process answers) and readiness (database reachable, this release's schema applied). */
+/** Liveness (the process answers) and readiness (database reachable, this release's schema and reference data applied). */
 const healthRoutes: FastifyPluginAsyncTypebox = async app => {
   app.get('/health/live', { schema: liveSchema }, async () => ({ status: 'ok' }));
 
@@ -29,14 +31,18 @@ const healthRoutes: FastifyPluginAsyncTypebox = async app => {
   // it ready: a rolling deploy must never take every instance out of the load balancer.
   // Migrations a newer release applied are reported, not held against it. Pending ones are
   // re-read each time, so an instance started with MIGRATIONS_RUN=false becomes ready as soon
-  // as an operator applies them.
+  // as an operator applies them. The same holds for the reference data the release ships (the
+  // default limits: without them offers, claims and trades answer 503), read once pending
+  // migrations are none, since its table may come with one.
   app.get('/health/ready', { schema: readySchema }, async (_request, reply) => {
     const redis = app.redisState();
     const connection = app.orm.em.getConnection();
     let status: Awaited<ReturnType<typeof app.lifecycle.status>>;
     let holder: Awaited<ReturnType<typeof readHolder>>;
+    let referenceData: string[] = [];
     try {
       [status, holder] = await Promise.all([app.lifecycle.status(), readHolder(sql => connection.execute(sql))]);
+      if (status.pending.length === 0) referenceData = await pendingReferenceData(app.orm.em.fork());
     } catch (error) {
       app.log.warn({ err: (error as Error).message }, 'readiness: database unreachable');
       return reply.code(503).send({
@@ -45,6 +51,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async app => {
         migrating: false,
         pendingMigrations: [],
         unknownMigrations: [],
+        pendingReferenceData: [],
         redis,
         reason: 'database unreachable',
       });
@@ -55,10 +62,14 @@ const healthRoutes: FastifyPluginAsyncTypebox = async app => {
       ...(holder && { migration: describeHolder(holder) }),
       pendingMigrations: status.pending,
       unknownMigrations: status.unknown,
+      pendingReferenceData: referenceData,
       redis,
     };
     if (status.pending.length > 0) {
       return reply.code(503).send({ status: 'not_ready' as const, ...body, reason: `pending migrations: ${status.pending.join(', ')}` });
+    }
+    if (referenceData.length > 0) {
+      return reply.code(503).send({ status: 'not_ready' as const, ...body, reason: `reference data not applied: ${referenceData.join(', ')} (npm run seed:reference)` });
     }
     return { status: 'ready' as const, ...body };
   });

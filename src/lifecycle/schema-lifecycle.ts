@@ -198,6 +198,12 @@ export async function cleanupFixtures(em: EntityManager, target: CleanupTarget |
   return runCleanup(em, target, options, { beforeCommit: execute => recordDataChange(execute).then(() => {}) });
 }
 
+/** The shipped reference seeders not applied yet (readiness waits for them; see applyReferenceData). */
+export async function pendingReferenceData(em: EntityManager): Promise<string[]> {
+  const { pendingReferenceSeeders, REFERENCE_SEEDERS_FOLDER } = await import('../seeding/reference-data.ts');
+  return pendingReferenceSeeders(em, REFERENCE_SEEDERS_FOLDER);
+}
+
 /**
  * The reference seeders not applied yet (see applyReferenceSeeders): the shipped ones unless
  * `folder` says otherwise, under the fleet lock when `fleetLock` is given (startup, seed:reference);

@@ -141,25 +141,37 @@ async function applyFiles(em: EntityManager, files: ReferenceSeederFile[], befor
  * the locked run to decide. A record never goes away, so what this sees stays true.
  */
 async function settledWithoutLock(em: EntityManager, files: ReferenceSeederFile[]): Promise<ReferenceReport | undefined> {
-  type Row = { name: string | null; checksum: string | null; applied_ms: string | null };
-  const rows: Row[] | undefined = await em.getConnection().execute<Row[]>(
-    `select r.name, r.checksum, (extract(epoch from r.applied_at) * 1000)::bigint::text as applied_ms
-       from unnest(?::text[]) as file(name)
-       left join enerlink_reference_seed r on r.name = file.name`,
-    [`{${files.map(file => `"${file.name}"`).join(',')}}`],
-  ).catch((error: { code?: string }) => {
-    if (error.code === '42P01') return undefined; // undefined_table: nothing was ever applied here
-    throw error;
-  });
-  if (!rows || rows.some(row => row.name === null)) return undefined;
-  const recorded = new Map(rows.map(row => [row.name!, row]));
+  const recorded = await recordsWithoutLock(em, files);
+  if (files.some(file => !recorded.has(file.name))) return undefined;
   const report: ReferenceReport = { applied: [], unchanged: [], changed: [] };
   for (const file of files) {
     const row = recorded.get(file.name)!;
     if (row.checksum === file.checksum) report.unchanged.push(file.name);
-    else report.changed.push({ name: file.name, appliedAt: new Date(Number(row.applied_ms)), recorded: row.checksum!, current: file.checksum });
+    else report.changed.push({ name: file.name, appliedAt: row.appliedAt, recorded: row.checksum, current: file.checksum });
   }
   return report;
+}
+
+/** The reference seeders of `folder` not recorded as applied, in name order: one read, no lock (readiness asks it). */
+export async function pendingReferenceSeeders(em: EntityManager, folder: string): Promise<string[]> {
+  const files = referenceSeedersIn(folder);
+  if (files.length === 0) return [];
+  const recorded = await recordsWithoutLock(em, files);
+  return files.filter(file => !recorded.has(file.name)).map(file => file.name);
+}
+
+/** The records of `files` in one read, without a lock; none while the table does not exist. */
+async function recordsWithoutLock(em: EntityManager, files: ReferenceSeederFile[]): Promise<Map<string, { checksum: string; appliedAt: Date }>> {
+  type Row = { name: string; checksum: string; applied_ms: string };
+  const rows: Row[] = await em.getConnection().execute<Row[]>(
+    `select r.name, r.checksum, (extract(epoch from r.applied_at) * 1000)::bigint::text as applied_ms
+       from enerlink_reference_seed r where r.name = any(?::text[])`,
+    [`{${files.map(file => `"${file.name}"`).join(',')}}`],
+  ).catch((error: { code?: string }) => {
+    if (error.code === '42P01') return [] as Row[]; // undefined_table: nothing was ever applied here
+    throw error;
+  });
+  return new Map(rows.map(row => [row.name, { checksum: row.checksum, appliedAt: new Date(Number(row.applied_ms)) }]));
 }
 
 async function recordOf(client: PoolClient, name: string): Promise<{ checksum: string; appliedAt: Date } | undefined> {

@@ -9,7 +9,7 @@ import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { readSchemaGeneration } from '../../src/cache/schema-generation.ts';
 import { createRedis } from '../../src/db/redis.ts';
 import { User } from '../../src/users/user.entity.ts';
-import { buildTestApp, createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
+import { buildTestApp, createTestDatabase, createTestOrm, migrateTestDatabase, type TestDatabase } from '../helper.ts';
 import { freePort, OwnRedis } from '../own-redis.ts';
 
 const INDEXES = 'Migration20241102000002_AddCompositeIndexes';
@@ -62,10 +62,10 @@ describe('Redis stopped during a migration', () => {
     await redisServer.stop();
     await vi.waitFor(() => expect(app.redisState()).not.toBe('ready'), { timeout: 15_000 });
 
-    // the service keeps answering, from PostgreSQL, and a migration goes through
+    // the service keeps answering, from PostgreSQL, and a migration (with the reference data it brings) goes through
     for (let n = 0; n < 50; n++) expect(await readUser('u1')).toEqual({ name: 'After' });
     expect((await app.inject('/health/live')).statusCode).toBe(200);
-    await migratorOf(app.orm).up();
+    await migrateTestDatabase(app.orm);
     // the generation PostgreSQL now has; while Redis is down the cache is off and may not hold
     // it yet (each failed reconnect turns it off again), so ask the database
     const current = await readSchemaGeneration(db.query);
@@ -74,8 +74,11 @@ describe('Redis stopped during a migration', () => {
     const ready = await app.inject('/health/ready');
     expect(ready.statusCode).toBe(200);
     expect(ready.json().redis).not.toBe('ready');
-    // the purge Redis could not take is recorded, with the schema change
-    expect(await db.query('select generation, purged_at from cache_outbox')).toEqual([{ generation: current, purged_at: null }]);
+    // the purges Redis could not take are recorded, with the schema change and the reference data
+    const recorded = await db.query('select generation, purged_at from cache_outbox order by id');
+    expect(recorded).toHaveLength(2);
+    expect(recorded.map(row => row.purged_at)).toEqual([null, null]);
+    expect(recorded.at(-1)!.generation).toBe(current);
     // warnings once (Redis gone), none per request; the schema change itself went out through PostgreSQL
     const warnings = logLines.filter(line => line.level >= 40).slice(warningsBefore).map(line => line.msg);
     expect(warnings).toContain('redis: unavailable, serving without cache until it is back');
@@ -86,14 +89,16 @@ describe('Redis stopped during a migration', () => {
     await vi.waitFor(
       async () => {
         served.add((await readUser('u1'))!.name);
-        const [row] = await db.query('select purged_at from cache_outbox');
-        expect(row.purged_at).toBeInstanceOf(Date);
+        const [row] = await db.query('select count(*)::int as unpurged from cache_outbox where purged_at is null');
+        expect(row.unpurged).toBe(0);
       },
       { timeout: 20_000, interval: 20 },
     );
     expect(served).toEqual(new Set(['After']));
     // the old entry survived the outage (saved and loaded again), and the outbox purge deleted it
-    expect(await db.query('select purged_keys from cache_outbox')).toEqual([{ purged_keys: '1' }]);
+    // (the second purge may also take an entry read under the migration's generation meanwhile)
+    const [{ purged }] = await db.query('select sum(purged_keys)::int as purged from cache_outbox');
+    expect(purged).toBeGreaterThanOrEqual(1);
     expect(await redisServer.client(client => client.exists(oldKey))).toBe(0);
     expect(app.cache.active).toBe(true);
     expect(await readUser('u1')).toEqual({ name: 'After' });

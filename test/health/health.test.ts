@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { applyReferenceData } from '../../src/lifecycle/schema-lifecycle.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { buildTestApp, createTestDatabase, type TestDatabase } from '../helper.ts';
 
@@ -22,7 +23,7 @@ describe('health endpoints', () => {
     expect(reply.json()).toEqual({ status: 'ok' });
   });
 
-  it('ready is 503 naming the pending migrations, then 200 once they are applied', async () => {
+  it('ready is 503 naming the pending migrations, then the reference data, then 200 once both are applied', async () => {
     const before = await app.inject('/health/ready');
     expect(before.statusCode).toBe(503);
     expect(before.json()).toMatchObject({
@@ -38,8 +39,25 @@ describe('health endpoints', () => {
       ],
     });
     await migratorOf(app.orm).up();
+    const migrated = await app.inject('/health/ready');
+    expect(migrated.statusCode).toBe(503);
+    expect(migrated.json()).toMatchObject({
+      status: 'not_ready',
+      pendingMigrations: [],
+      pendingReferenceData: ['20261202000001-default-limits'],
+      reason: 'reference data not applied: 20261202000001-default-limits (npm run seed:reference)',
+    });
+    await applyReferenceData(app.orm.em.fork());
     const after = await app.inject('/health/ready');
     expect(after.statusCode).toBe(200);
-    expect(after.json()).toEqual({ status: 'ready', unknownMigrations: [], database: 'up', migrating: false, pendingMigrations: [], redis: 'ready' });
+    expect(after.json()).toEqual({
+      status: 'ready',
+      unknownMigrations: [],
+      database: 'up',
+      migrating: false,
+      pendingMigrations: [],
+      pendingReferenceData: [],
+      redis: 'ready',
+    });
   });
 });

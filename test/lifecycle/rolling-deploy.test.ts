@@ -6,7 +6,7 @@ import { withCommandLifecycle } from '../../src/lifecycle/schema-lifecycle.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { MIGRATION_LOCK_KEY } from '../../src/schema/fleet-lock.ts';
 import { User } from '../../src/users/user.entity.ts';
-import { buildTestApp, createTestDatabase, createTestOrm, type TestDatabase } from '../helper.ts';
+import { buildTestApp, createTestDatabase, createTestOrm, migrateTestDatabase, type TestDatabase } from '../helper.ts';
 import { migrationSource, migrationsFolder, MIKRO_ORM_CLI, runCommand } from '../processes.ts';
 
 /** Upper bound for what happens in the background; the goal (within a second) is a benchmark's. */
@@ -27,7 +27,7 @@ describe('readiness during a rolling deploy', () => {
   beforeAll(async () => {
     db = await createTestDatabase('ready_rolling');
     app = await buildTestApp(db);
-    await migratorOf(app.orm).up();
+    await migrateTestDatabase(app.orm);
   });
   afterAll(async () => {
     await app.close();

@@ -193,7 +193,7 @@ describe('a migration that fails halfway', () => {
 });
 
 describe('MIGRATIONS_RUN=false with pending migrations', () => {
-  it('serves /health/ready as 503 naming them until an operator applies them, then 200 without a restart', async () => {
+  it('serves /health/ready as 503 naming them, then the reference data, until an operator applies both, then 200 without a restart', async () => {
     const db = await database('norun');
     const service = startServiceProcess({ DATABASE_URL: db.url, MIGRATIONS_RUN: 'false' });
     cleanup.push(() => service.child.kill('SIGKILL'));
@@ -204,13 +204,15 @@ describe('MIGRATIONS_RUN=false with pending migrations', () => {
     expect(service.stdout).toContain(`MIGRATIONS_RUN=false and ${REAL_MIGRATIONS.length} migration(s) pending`);
 
     const cli = new URL('../../node_modules/@mikro-orm/cli/cli.js', import.meta.url).pathname;
-    await promisify(execFile)(process.execPath, [cli, 'migration:up'], {
-      cwd: new URL('../..', import.meta.url).pathname,
-      env: { ...process.env, DATABASE_URL: db.url },
-    });
+    const operator = { cwd: new URL('../..', import.meta.url).pathname, env: { ...process.env, DATABASE_URL: db.url } };
+    await promisify(execFile)(process.execPath, [cli, 'migration:up'], operator);
+    const migrated = await readiness(port);
+    expect(migrated.status).toBe(503);
+    expect(migrated.body).toMatchObject({ pendingMigrations: [], pendingReferenceData: ['20261202000001-default-limits'] });
+    await promisify(execFile)(process.execPath, ['src/cli/seed-reference.ts'], operator);
     const after = await readiness(port);
     expect(after.status).toBe(200);
-    expect(after.body).toMatchObject({ status: 'ready', pendingMigrations: [], migrating: false });
+    expect(after.body).toMatchObject({ status: 'ready', pendingMigrations: [], pendingReferenceData: [], migrating: false });
     service.child.kill('SIGTERM');
     expect(await service.exited).toBe(0);
   });

@@ -51,9 +51,9 @@ export function tradeTotal(energyKwh: Decimal, priceIdrsPerKwh: Decimal): Decima
   return energyKwh.times(priceIdrsPerKwh).toDecimalPlaces(IDRS.scale, Decimal.ROUND_HALF_UP);
 }
 
-/** What `lockTrade` holds: the offer (null if there is none), the trading wallets of both sides, and the id the trade will have. */
+/** What `lockTrade` holds: the offer, the trading wallets of both sides, and the id the trade will have. */
 interface TradeLocks {
-  offer: IMarketOffer | null;
+  offer: IMarketOffer;
   wallets: Map<string, IWallet>;
   tradeId: string;
 }
@@ -82,9 +82,10 @@ function columnsOf(row: Record<string, unknown>, alias: string): Record<string, 
  * rows can name it in the same flush; a refused trade leaves a gap, as any rolled-back insert).
  * The offer's lock is taken after the wallets': its condition reads the locked wallets, and
  * PostgreSQL evaluates such a condition (a one-time filter) before it reads, let alone locks, the
- * offer. The entities come back managed by `tx`'s unit of work, like those of `em.find`.
+ * offer. The entities come back managed by `tx`'s unit of work, like those of `em.find`; null
+ * when there is no such offer.
  */
-async function lockTrade(tx: EntityManager, buyerUserId: string, offerId: string): Promise<TradeLocks> {
+async function lockTrade(tx: EntityManager, buyerUserId: string, offerId: string): Promise<TradeLocks | null> {
   const trades = tx.getMetadata().get(MarketTrade);
   const sellerOfOffer = tx.createQueryBuilder(MarketOffer, 'seller_of').select('seller').where({ offerId });
   const wallets = walletsLockQuery(tx, [buyerUserId, sql`(${sellerOfOffer.toRaw()})`]);
@@ -99,7 +100,7 @@ async function lockTrade(tx: EntityManager, buyerUserId: string, offerId: string
       select o.next_trade_id, ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
       from locked_offer o left join locked_wallets w on true`,
   );
-  if (rows.length === 0) return { offer: null, wallets: new Map(), tradeId: '' };
+  if (rows.length === 0) return null;
   return {
     offer: tx.map(MarketOffer, columnsOf(rows[0], 'o')),
     wallets: tradingWalletsOf(rows.filter(row => row.w__wallet_address !== null).map(row => tx.map(Wallet, columnsOf(row, 'w')))),
@@ -122,8 +123,9 @@ export async function takeOffer(em: EntityManager, buyerUserId: string, request:
   return em.transactional(async tx => {
     // read before the locks, so that the rows stay locked for as few round trips as can be
     const { maxTradeKwh } = await limitsOf(tx, buyerUserId);
-    const { offer, wallets, tradeId } = await lockTrade(tx, buyerUserId, request.offerId);
-    if (!offer) throw new OfferNotFoundError(request.offerId);
+    const locks = await lockTrade(tx, buyerUserId, request.offerId);
+    if (!locks) throw new OfferNotFoundError(request.offerId);
+    const { offer, wallets, tradeId } = locks;
     const sellerUserId = offer.seller.userId;
     if (sellerUserId === buyerUserId) throw new SelfTradeError();
     if (!isOpen(offer)) throw new OfferUnavailableError(`Offer ${offer.offerId} is ${toOfferView(offer).status}: it can no longer be taken`);

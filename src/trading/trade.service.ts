@@ -103,6 +103,7 @@ async function lockTrade(tx: EntityManager, buyerUserId: string, offerId: string
   if (rows.length === 0) return null;
   return {
     offer: tx.map(MarketOffer, columnsOf(rows[0], 'o')),
+    // a row without a wallet is the offer alone: neither user has an active wallet
     wallets: tradingWalletsOf(rows.filter(row => row.w__wallet_address !== null).map(row => tx.map(Wallet, columnsOf(row, 'w')))),
     tradeId: rows[0].next_trade_id as string,
   };
@@ -121,7 +122,7 @@ export async function takeOffer(em: EntityManager, buyerUserId: string, request:
   const energy = positiveAmount(request.energyKwh, 'energyKwh');
 
   return em.transactional(async tx => {
-    // read before the locks, so that the rows stay locked for as few round trips as can be
+    // read before the locks (nothing locks limits), so that the rows stay locked for as few statements as can be
     const { maxTradeKwh } = await limitsOf(tx, buyerUserId);
     const locks = await lockTrade(tx, buyerUserId, request.offerId);
     if (!locks) throw new OfferNotFoundError(request.offerId);

@@ -8,7 +8,12 @@
 // trades never run dry). GET /users/:userId is measured on two servers of the same build: one
 // with Redis (cached reads) and one whose REDIS_URL points at a closed port, so every read and
 // every blacklist check goes to PostgreSQL (uncached).
-import { fork } from 'node:child_process';
+//
+// POST /trades is set next to pgbench (TPC-B-like, shipped with PostgreSQL) on a database of its
+// own, with the same client count and duration, right after it: what this PostgreSQL does with
+// that many clients of short write transactions, the ceiling a trade is compared with.
+import { execFile, fork } from 'node:child_process';
+import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { hashPassword } from '../src/auth/passwords.ts';
 import { migratorOf } from '../src/schema/enerlink-migrator.ts';
@@ -27,7 +32,26 @@ const ADMIN_TOKEN = 'bench-admin-token-bench-admin-token-bench';
 const userId = (n: number) => `user_bench_${String(n).padStart(6, '0')}`;
 const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)];
 
+/** pgbench's tps on `url` (initialised at scale 10, a 2 s warm-up first), or the one line saying pgbench is not on PATH. */
+async function pgbench(url: string): Promise<{ tps: number; transactions: number } | { missing: string }> {
+  const run = promisify(execFile);
+  try {
+    await run('pgbench', ['-i', '-q', '-s', '10', url]);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { missing: 'pgbench is not on PATH (it ships with PostgreSQL): the trades ratio is not measured' };
+    throw error;
+  }
+  const clients = ['-c', String(CONNECTIONS), '-j', '2'];
+  await run('pgbench', [...clients, '-T', '2', url]); // warm-up, as autocannon's
+  const { stdout } = await run('pgbench', [...clients, '-T', String(DURATION), url]);
+  const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
+  const transactions = /number of transactions actually processed: (\d+)/.exec(stdout);
+  if (!tps || !transactions) throw new Error(`pgbench printed no tps: ${stdout}`);
+  return { tps: Number(tps[1]), transactions: Number(transactions[1]) };
+}
+
 const db = await createTestDatabase('bench_http');
+const pgbenchDb = await createTestDatabase('bench_pgbench');
 const servers: Array<ReturnType<typeof fork>> = [];
 try {
   const orm = await createTestOrm(db);
@@ -112,6 +136,7 @@ try {
       };
     },
   });
+  const tpcb = await pgbench(pgbenchDb.url);
   // what the offers gave up is what the trades took: no kWh taken twice
   const [offered] = await db.query(`select (select sum(energy_kwh - remaining_kwh) from market_offer)::text as taken,
     (select sum(traded_energy_kwh) from market_trade)::text as traded`);
@@ -164,6 +189,12 @@ try {
       `total energy ${conservation.energy} kWh and IDRS ${conservation.idrs} (seeded ${USERS * 1_000_000}.000000 and ${USERS * 1_000_000_000}.00); ` +
       `offers gave up ${offered.taken} kWh, trades took ${offered.traded} kWh`,
   );
+  console.log(
+    'missing' in tpcb
+      ? tpcb.missing
+      : `POST /trades / pgbench (TPC-B-like, scale 10, ${CONNECTIONS} clients, -j 2, ${DURATION} s, on its own database): ` +
+          `${trades.rps.toFixed(0)} trades/s against ${tpcb.tps.toFixed(0)} tps (${tpcb.transactions} transactions) = ${(trades.rps / tpcb.tps).toFixed(3)} (goal >= 0.5)`,
+  );
   console.log(`GET /admin/migrations: ${admin.total} requests measured, ${audited} audit rows written (with the warm-up)`);
   console.log(
     `GET /users/me p99 ${meAlone.p99.toFixed(0)} ms alone, ${meDuringStorm.p99.toFixed(0)} ms during ${LOGIN_STORM} concurrent wrong logins ` +
@@ -176,4 +207,5 @@ try {
     await new Promise(resolve => server.once('exit', resolve));
   }
   await db.drop();
+  await pgbenchDb.drop();
 }

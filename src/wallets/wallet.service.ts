@@ -1,4 +1,4 @@
-import { LockMode } from '@mikro-orm/core';
+import { LockMode, type RawQueryFragment } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NoActiveWalletError, WalletNotFoundError } from '../errors.ts';
 import { Wallet, type IWallet } from './wallet.entity.ts';
@@ -49,17 +49,26 @@ export async function findOwnWallet(em: EntityManager, userId: string, walletAdd
 }
 
 /**
- * Locks (`SELECT ... FOR UPDATE`, inside the caller's transaction) the active wallets of
- * `userIds` and returns each user's trading wallet: its oldest active one. Every caller locks
- * wallets in wallet_address order in one statement, so two transactions never wait on each
- * other in a cycle. A user without an active wallet is missing from the map.
+ * The statement that locks (`SELECT ... FOR UPDATE`, inside the caller's transaction) the active
+ * wallets of `userIds`: every writer of wallets locks them with it, in wallet_address order and in
+ * one statement, so two transactions never wait on each other in a cycle. A user id may be a
+ * subquery (`sql\`(select ...)\``), so a caller can lock with it more than the wallets in one
+ * round trip (`takeOffer` embeds it, with the offer's seller as a subquery).
  */
-export async function lockTradingWallets(em: EntityManager, userIds: string[]): Promise<Map<string, IWallet>> {
-  const wallets = await em.find(
-    Wallet,
-    { user: { $in: userIds }, isActive: true },
-    { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { walletAddress: 'asc' }, refresh: true },
-  );
+export function walletsLockQuery(em: EntityManager, userIds: Array<string | RawQueryFragment>) {
+  return em
+    .createQueryBuilder(Wallet, 'w')
+    .select('*')
+    .where({ user: { $in: userIds as string[] }, isActive: true })
+    .orderBy({ walletAddress: 'asc' })
+    .setLockMode(LockMode.PESSIMISTIC_WRITE);
+}
+
+/**
+ * Each user's trading wallet among `wallets` (the active wallets of some users): their oldest
+ * active one. A user without an active wallet is missing from the map.
+ */
+export function tradingWalletsOf(wallets: IWallet[]): Map<string, IWallet> {
   const byUser = new Map<string, IWallet>();
   for (const wallet of wallets) {
     const current = byUser.get(wallet.user.userId);
@@ -68,6 +77,11 @@ export async function lockTradingWallets(em: EntityManager, userIds: string[]): 
     }
   }
   return byUser;
+}
+
+/** Locks the active wallets of `userIds` (`walletsLockQuery`) and returns each user's trading wallet (`tradingWalletsOf`). */
+export async function lockTradingWallets(em: EntityManager, userIds: string[]): Promise<Map<string, IWallet>> {
+  return tradingWalletsOf(await walletsLockQuery(em, userIds).getResultList());
 }
 
 /** The user's wallet from `lockTradingWallets`, or `NoActiveWalletError`. */

@@ -1,7 +1,12 @@
-// npm run bench:startup: time from process start to a 200 from /health/ready, for enerlink
-// with nothing pending and for a bare Fastify server that only connects to the database,
-// alternating runs in the same process; prints the medians and their ratio.
+// npm run bench:startup: time from process start to a 200 from /health/ready, with the
+// production defaults (NODE_ENV=production, its logging), for
+// - enerlink with nothing pending, MIGRATIONS_RUN=false (production's default) and =true;
+// - the baseline: Fastify + MikroORM mapping the same entities and connecting (bench/fixtures/orm-server.ts);
+// - a bare Fastify server with a pg connection (bench/fixtures/bare-server.ts), for reference.
+// Runs alternate in the same process; prints each one's runs, the medians and the ratios.
+// BENCH_STARTUP_RUNS sets the runs of each (7).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createOrm } from '../src/orm.ts';
@@ -37,17 +42,35 @@ try {
   const orm = await createOrm(db.config, { migrations: { silent: true } });
   await migratorOf(orm).up();
   await orm.close();
-  const env = { DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'development' };
-  const enerlink: number[] = [];
-  const bare: number[] = [];
+  const secret = () => randomBytes(32).toString('hex');
+  const production = {
+    NODE_ENV: 'production',
+    DATABASE_URL: db.url,
+    PORT: '0',
+    JWT_SECRET: secret(),
+    ADMIN_TOKEN: secret(),
+    PAYMENT_WEBHOOK_SECRET: secret(),
+    CACHE_PREFIX: `enerlink_bench_startup_${randomBytes(4).toString('hex')}`,
+  };
+  const variants = {
+    bare: { label: 'bare Fastify + pg connect', args: ['bench/fixtures/bare-server.ts', db.url], env: production },
+    orm: { label: 'Fastify + MikroORM connect, same entities', args: ['bench/fixtures/orm-server.ts', db.url], env: production },
+    enerlink: { label: 'enerlink, nothing pending', args: ['src/server.ts'], env: production },
+    migrating: { label: 'enerlink, MIGRATIONS_RUN=true, nothing pending', args: ['src/server.ts'], env: { ...production, MIGRATIONS_RUN: 'true' } },
+  };
+  const times = Object.fromEntries(Object.keys(variants).map(name => [name, [] as number[]])) as Record<keyof typeof variants, number[]>;
   for (let run = 0; run < RUNS; run++) {
-    bare.push(await timeToReady(['bench/fixtures/bare-server.ts', db.url], env));
-    enerlink.push(await timeToReady(['src/server.ts'], env));
+    for (const [name, { args, env }] of Object.entries(variants)) times[name as keyof typeof variants].push(await timeToReady(args, env));
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  console.log(`bare Fastify + PostgreSQL connect: ${bare.map(ms => ms.toFixed(0)).join(' / ')} ms, median ${median(bare).toFixed(0)} ms`);
-  console.log(`enerlink, nothing pending:         ${enerlink.map(ms => ms.toFixed(0)).join(' / ')} ms, median ${median(enerlink).toFixed(0)} ms`);
-  console.log(`ratio enerlink / bare: ${(median(enerlink) / median(bare)).toFixed(2)}`);
+  console.log(`start to ready (200 from /health/ready), NODE_ENV=production, ${RUNS} runs each, alternating:`);
+  for (const [name, { label }] of Object.entries(variants)) {
+    const values = times[name as keyof typeof variants];
+    console.log(`  ${`${label}:`.padEnd(50)} median ${median(values).toFixed(0).padStart(5)} ms  (${values.map(ms => ms.toFixed(0)).join(' / ')})`);
+  }
+  const ratio = (name: keyof typeof variants, baseline: keyof typeof variants) => (median(times[name]) / median(times[baseline])).toFixed(2);
+  console.log(`ratio enerlink / Fastify + MikroORM: ${ratio('enerlink', 'orm')} (MIGRATIONS_RUN=true: ${ratio('migrating', 'orm')}; goal <= 1.5)`);
+  console.log(`ratio enerlink / bare Fastify + pg:  ${ratio('enerlink', 'bare')} (MIGRATIONS_RUN=true: ${ratio('migrating', 'bare')})`);
 } finally {
   await db.drop();
 }

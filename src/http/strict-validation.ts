@@ -1,6 +1,7 @@
 import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import { compileOnFirstUse } from './deferred-compile.ts';
 import { exactDecimalKeyword } from './exact-json.ts';
 
 // Fastify's default Ajv silently drops properties a schema does not allow and coerces body
@@ -47,6 +48,22 @@ function compile(ajv: Ajv, schema: unknown): ValidateFunction {
   return validate;
 }
 
+/** A validator Fastify can call at once, compiled on first use (see compileOnFirstUse). */
+function validatorOnFirstUse(ajv: Ajv, schema: unknown) {
+  const compiled = compileOnFirstUse(() => compile(ajv, schema));
+  const validate = (data: unknown, context?: Parameters<ValidateFunction>[1]) => {
+    const compiledValidate = compiled();
+    const valid = compiledValidate(data, context);
+    validate.errors = compiledValidate.errors;
+    return valid;
+  };
+  validate.errors = undefined as ValidateFunction['errors'];
+  // Fastify passes Ajv validators the request as the parent of the part, so that defaults and
+  // coercion can replace the part itself; it tells an Ajv validator by its schemaEnv
+  validate.schemaEnv = true;
+  return validate;
+}
+
 /**
  * Every route of the app refuses unknown properties and wrongly typed JSON values, with a
  * message naming what is wrong: `body has no property "to_" (it takes to, dryRun)`. Set once
@@ -54,7 +71,7 @@ function compile(ajv: Ajv, schema: unknown): ValidateFunction {
  * formatter are encapsulated, so a plugin setting its own would change only its routes.
  */
 export function validateStrictly(app: FastifyInstance): void {
-  app.setValidatorCompiler(({ schema, httpPart }) => compile(httpPart === 'body' ? jsonParts : textParts, schema));
+  app.setValidatorCompiler(({ schema, httpPart }) => validatorOnFirstUse(httpPart === 'body' ? jsonParts : textParts, schema));
   app.setSchemaErrorFormatter((errors, dataVar) => new Error(describeValidationError(errors[0], dataVar)));
 }
 

@@ -20,11 +20,11 @@ export const buildSharedSerializer: SerializerFactory = (externalSchemas, option
   const context = JSON.stringify([externalSchemas, options]);
   return route => {
     const key = `${context}\n${JSON.stringify(route.schema)}`;
-    const serializer = compileOnFirstUse(() => {
+    const compiledSerializer = compileOnFirstUse(() => {
       let serializer = compiled.get(key);
       if (!serializer) compiled.set(key, (serializer = compileInContext(route)));
       return serializer;
     });
-    return document => serializer()(document);
+    return document => compiledSerializer()(document);
   };
 };

@@ -50,9 +50,9 @@ function compile(ajv: Ajv, schema: unknown): ValidateFunction {
 
 /** A validator Fastify can call at once, compiled on first use (see compileOnFirstUse). */
 function validatorOnFirstUse(ajv: Ajv, schema: unknown) {
-  const compiled = compileOnFirstUse(() => compile(ajv, schema));
+  const compiledValidator = compileOnFirstUse(() => compile(ajv, schema));
   const validate = (data: unknown, context?: Parameters<ValidateFunction>[1]) => {
-    const compiledValidate = compiled();
+    const compiledValidate = compiledValidator();
     const valid = compiledValidate(data, context);
     validate.errors = compiledValidate.errors;
     return valid;

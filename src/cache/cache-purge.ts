@@ -19,7 +19,7 @@ export interface PurgeOptions {
   count?: number;
   /**
    * Paces the purge by what the readers it shares Redis with see: each round trip (SCAN +
-   * UNLINK) should take at most `roundTripMs`, so COUNT shrinks when one takes longer (Redis
+   * UNLINK, COUNT at most `maxCount`) should take at most `roundTripMs`, so COUNT shrinks when one takes longer (Redis
    * is single-threaded: a long command is a stall for every reader) and grows back when rounds
    * are quick; and after each batch it rests, so as to work at most `duty` of the time. That
    * share follows a reader's latency: a PING after each batch, as a reader would send it,
@@ -27,7 +27,7 @@ export interface PurgeOptions {
    * than that (by half again), the share halves, down to `minDuty`, and it grows back by a
    * quarter a batch when they do not: flat out on an idle Redis, gently beside busy readers. Without `pace`, the purge runs flat out with `count`.
    */
-  pace?: { roundTripMs: number; duty: number; minDuty: number };
+  pace?: { roundTripMs: number; duty: number; minDuty: number; maxCount: number };
   /** Stops the purge between two batches (when the app closes). */
   signal?: AbortSignal;
 }
@@ -38,7 +38,8 @@ export interface PurgeOptions {
  * serving other clients between batches, and keys outside the pattern are never touched.
  */
 export async function purgeKeys(redis: Redis, match: string, options: PurgeOptions = {}): Promise<PurgeResult> {
-  const { keep, count: maxCount = 1000, pace, signal } = options;
+  const { keep, pace, signal } = options;
+  const maxCount = pace?.maxCount ?? options.count ?? 1000;
   const result: PurgeResult = { matched: 0, deleted: 0 };
   let count = pace ? Math.min(maxCount, 100) : maxCount;
   let duty = pace?.duty ?? 1;

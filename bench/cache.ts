@@ -100,7 +100,7 @@ try {
 
   console.log(
     `purge: ${deleted.toLocaleString('en')} old-generation keys deleted in ${(purgeMs / 1000).toFixed(2)} s ` +
-      `(SCAN MATCH ${prefix}:* + UNLINK, paced to round trips of ${BACKGROUND_PURGE_PACE.roundTripMs} ms and ${BACKGROUND_PURGE_PACE.duty * 100}% of Redis's time; ` +
+      `(SCAN MATCH ${prefix}:* + UNLINK, paced to round trips of ${BACKGROUND_PURGE_PACE.roundTripMs} ms, working ${BACKGROUND_PURGE_PACE.minDuty * 100}-${BACKGROUND_PURGE_PACE.duty * 100}% of the time by readers' latency; ` +
       `${matched.toLocaleString('en')} matched, current generation kept)`,
   );
   console.log(`cached reads without a purge: ${describe(baseline)}`);

@@ -1,7 +1,17 @@
-// npm run bench:startup: time from process start to a 200 from /health/ready, for enerlink
-// with nothing pending and for a bare Fastify server that only connects to the database,
-// alternating runs in the same process; prints the medians and their ratio.
+// npm run bench:startup: time from process start to a 200 from /health/ready, with the
+// production defaults (NODE_ENV=production, its logging), for
+// - enerlink with nothing pending, MIGRATIONS_RUN=false (production's default) and =true, with
+//   the compile cache src/server.ts turns on (and once more with it off);
+// - the baseline: Fastify + MikroORM mapping the same entities and connecting (bench/fixtures/orm-server.ts),
+//   as written (no compile cache) and with the compile cache on too;
+// - a bare Fastify server with a pg connection (bench/fixtures/bare-server.ts), for reference.
+// Runs alternate in the same process; prints each one's runs, the medians and the ratios.
+// BENCH_STARTUP_RUNS sets the runs of each (7).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createOrm } from '../src/orm.ts';
@@ -9,6 +19,7 @@ import { migratorOf } from '../src/schema/enerlink-migrator.ts';
 import { createTestDatabase } from '../test/helper.ts';
 
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 7);
+const TIMEOUT_MS = 60_000;
 const root = new URL('..', import.meta.url).pathname;
 
 async function timeToReady(args: string[], env: Record<string, string>): Promise<number> {
@@ -23,31 +34,69 @@ async function timeToReady(args: string[], env: Record<string, string>): Promise
         const response = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => undefined);
         if (response?.status === 200) return performance.now() - started;
       }
-      if (child.exitCode !== null) throw new Error(`exited early: ${output}`);
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited early: ${output}`);
+      if (performance.now() - started > TIMEOUT_MS) throw new Error(`not ready after ${TIMEOUT_MS} ms: ${output}`);
       await sleep(5);
     }
   } finally {
-    child.kill('SIGTERM');
-    await new Promise(resolve => child.once('exit', resolve));
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise(resolve => child.once('exit', resolve));
+      // a service still starting finishes its startup before it stops: SIGKILL after a while
+      child.kill('SIGTERM');
+      const forced = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(forced);
+    }
   }
 }
 
+const cacheRoot = mkdtempSync(join(tmpdir(), 'enerlink-bench-startup-'));
 const db = await createTestDatabase('bench_startup');
 try {
   const orm = await createOrm(db.config, { migrations: { silent: true } });
   await migratorOf(orm).up();
   await orm.close();
-  const env = { DATABASE_URL: db.url, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'development' };
-  const enerlink: number[] = [];
-  const bare: number[] = [];
+  const secret = () => randomBytes(32).toString('hex');
+  const production = {
+    NODE_ENV: 'production',
+    DATABASE_URL: db.url,
+    PORT: '0',
+    JWT_SECRET: secret(),
+    ADMIN_TOKEN: secret(),
+    PAYMENT_WEBHOOK_SECRET: secret(),
+    CACHE_PREFIX: `enerlink_bench_startup_${randomBytes(4).toString('hex')}`,
+  };
+  // enerlink keeps Node's compile cache (src/server.ts); each side gets a directory of its own here
+  const compileCache = (name: string) => ({ NODE_COMPILE_CACHE: join(cacheRoot, name) });
+  const variants = {
+    bare: { label: 'bare Fastify + pg connect', args: ['bench/fixtures/bare-server.ts', db.url], env: production },
+    orm: { label: 'Fastify + MikroORM connect, same entities', args: ['bench/fixtures/orm-server.ts', db.url], env: production },
+    ormCached: { label: '  the same with the compile cache on', args: ['bench/fixtures/orm-server.ts', db.url], env: { ...production, ...compileCache('orm') } },
+    enerlink: { label: 'enerlink, nothing pending', args: ['src/server.ts'], env: { ...production, ...compileCache('enerlink') } },
+    migrating: {
+      label: 'enerlink, MIGRATIONS_RUN=true, nothing pending',
+      args: ['src/server.ts'],
+      env: { ...production, ...compileCache('enerlink'), MIGRATIONS_RUN: 'true' },
+    },
+    uncached: { label: '  enerlink with NODE_DISABLE_COMPILE_CACHE=1', args: ['src/server.ts'], env: { ...production, NODE_DISABLE_COMPILE_CACHE: '1' } },
+  };
+  const times = Object.fromEntries(Object.keys(variants).map(name => [name, [] as number[]])) as Record<keyof typeof variants, number[]>;
+  // one round first, not counted: it fills the compile caches and the OS's file cache
+  for (const { args, env } of Object.values(variants)) await timeToReady(args, env);
   for (let run = 0; run < RUNS; run++) {
-    bare.push(await timeToReady(['bench/fixtures/bare-server.ts', db.url], env));
-    enerlink.push(await timeToReady(['src/server.ts'], env));
+    for (const [name, { args, env }] of Object.entries(variants)) times[name as keyof typeof variants].push(await timeToReady(args, env));
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  console.log(`bare Fastify + PostgreSQL connect: ${bare.map(ms => ms.toFixed(0)).join(' / ')} ms, median ${median(bare).toFixed(0)} ms`);
-  console.log(`enerlink, nothing pending:         ${enerlink.map(ms => ms.toFixed(0)).join(' / ')} ms, median ${median(enerlink).toFixed(0)} ms`);
-  console.log(`ratio enerlink / bare: ${(median(enerlink) / median(bare)).toFixed(2)}`);
+  console.log(`start to ready (200 from /health/ready), NODE_ENV=production, ${RUNS} runs each, alternating:`);
+  for (const [name, { label }] of Object.entries(variants)) {
+    const values = times[name as keyof typeof variants];
+    console.log(`  ${`${label}:`.padEnd(52)} median ${median(values).toFixed(0).padStart(5)} ms  (${values.map(ms => ms.toFixed(0)).join(' / ')})`);
+  }
+  const ratio = (name: keyof typeof variants, baseline: keyof typeof variants) => (median(times[name]) / median(times[baseline])).toFixed(2);
+  console.log(`ratio enerlink / Fastify + MikroORM: ${ratio('enerlink', 'orm')} (MIGRATIONS_RUN=true: ${ratio('migrating', 'orm')}; goal <= 1.5)`);
+  console.log(`  both with the compile cache: ${ratio('enerlink', 'ormCached')}; both without: ${ratio('uncached', 'orm')}`);
+  console.log(`ratio enerlink / bare Fastify + pg:  ${ratio('enerlink', 'bare')} (MIGRATIONS_RUN=true: ${ratio('migrating', 'bare')})`);
 } finally {
   await db.drop();
+  rmSync(cacheRoot, { recursive: true, force: true });
 }

@@ -10,6 +10,7 @@ import healthRoutes from './health/health.routes.ts';
 import docs from './http/docs.ts';
 import inputPolicy from './http/input-policy.ts';
 import problemDetails from './http/problem-details.ts';
+import { buildSharedSerializer } from './http/response-serializers.ts';
 import idrsRoutes from './idrs/idrs.routes.ts';
 import meterRoutes from './meters/meters.routes.ts';
 import lifecyclePlugin from './plugins/lifecycle.ts';
@@ -46,7 +47,12 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   // rule (`request.ip` is the address `hops` proxies away) and is typed.
   const { trustProxy } = deps.config;
   const proxyTrust = typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy;
-  const app = Fastify({ logger: loggerOptions(deps.config), trustProxy: proxyTrust, ...options });
+  const app = Fastify({
+    logger: loggerOptions(deps.config),
+    trustProxy: proxyTrust,
+    schemaController: { compilersFactory: { buildSerializer: buildSharedSerializer } },
+    ...options,
+  });
   await app.register(problemDetails);
   // before every route: validation, error messages and the JSON parser are set per instance
   await app.register(inputPolicy);

@@ -1,4 +1,5 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { readOutboxProgress } from '../cache/cache-outbox.ts';
 import { problemResponses } from '../http/problem-details.ts';
 import { nullableString, strictObject, timestampSchema } from '../http/schemas.ts';

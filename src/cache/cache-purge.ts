@@ -19,12 +19,15 @@ export interface PurgeOptions {
   count?: number;
   /**
    * Paces the purge by what the readers it shares Redis with see: each round trip (SCAN +
-   * UNLINK) should take at most `roundTripMs`, so COUNT shrinks when one takes longer (Redis
+   * UNLINK, COUNT at most `maxCount`) should take at most `roundTripMs`, so COUNT shrinks when one takes longer (Redis
    * is single-threaded: a long command is a stall for every reader) and grows back when rounds
-   * are quick; and the purge uses Redis at most `duty` of the time, resting in between.
-   * Without it, the purge runs flat out with `count`.
+   * are quick; and after each batch it rests, so as to work at most `duty` of the time. That
+   * share follows a reader's latency: a PING after each batch, as a reader would send it,
+   * timed against the fastest of 9 before the purge started; while readers see Redis slower
+   * than that (by half again), the share halves, down to `minDuty`, and it grows back by a
+   * quarter a batch when they do not: flat out on an idle Redis, gently beside busy readers. Without `pace`, the purge runs flat out with `count`.
    */
-  pace?: { roundTripMs: number; duty: number };
+  pace?: { roundTripMs: number; duty: number; minDuty: number; maxCount: number };
   /** Stops the purge between two batches (when the app closes). */
   signal?: AbortSignal;
 }
@@ -35,9 +38,13 @@ export interface PurgeOptions {
  * serving other clients between batches, and keys outside the pattern are never touched.
  */
 export async function purgeKeys(redis: Redis, match: string, options: PurgeOptions = {}): Promise<PurgeResult> {
-  const { keep, count: maxCount = 1000, pace, signal } = options;
+  const { keep, pace, signal } = options;
+  const maxCount = pace?.maxCount ?? options.count ?? 1000;
   const result: PurgeResult = { matched: 0, deleted: 0 };
   let count = pace ? Math.min(maxCount, 100) : maxCount;
+  let duty = pace?.duty ?? 1;
+  // what a reader waits for a PING when the purge is not in the way (the fastest of 9)
+  const readerMs = pace ? Math.min(...(await sequence(9, () => timePing(redis)))) : 0;
   let cursor = '0';
   do {
     signal?.throwIfAborted();
@@ -51,10 +58,24 @@ export async function purgeKeys(redis: Redis, match: string, options: PurgeOptio
       const took = performance.now() - started;
       if (took > pace.roundTripMs) count = Math.max(MIN_COUNT, Math.floor(count / 2));
       else if (took < pace.roundTripMs / 2) count = Math.min(maxCount, Math.ceil(count * 1.25));
-      await sleep((took * (1 - pace.duty)) / pace.duty);
+      const seenMs = await timePing(redis);
+      duty = seenMs > readerMs * 1.5 ? Math.max(pace.minDuty, duty / 2) : Math.min(pace.duty, duty * 1.25);
+      await sleep((took * (1 - duty)) / duty);
     }
   } while (cursor !== '0');
   return result;
+}
+
+async function sequence<T>(times: number, run: () => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  for (let n = 0; n < times; n++) results.push(await run());
+  return results;
+}
+
+async function timePing(redis: Redis): Promise<number> {
+  const started = performance.now();
+  await redis.ping();
+  return performance.now() - started;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pendingReferenceData } from '../lifecycle/schema-lifecycle.ts';
 import { describeHolder, readHolder } from '../schema/fleet-lock.ts';
 

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { preValidationAsyncHookHandler } from 'fastify';
 import { ValidationFailedError } from '../errors.ts';
+import { compilePending } from './deferred-compile.ts';
 import { parseJsonExactly } from './exact-json.ts';
 import { noQuerySchema } from './schemas.ts';
 import { validateStrictly } from './strict-validation.ts';
@@ -28,6 +29,12 @@ export default fp(
   async app => {
     validateStrictly(app);
     parseJsonExactly(app);
+    // route schemas compile on first use; once listening, the rest compile in the background
+    app.addHook('onListen', async () => {
+      void compilePending().then(errors => {
+        for (const error of errors) app.log.error({ err: error }, 'a route schema does not compile: its route answers 500');
+      });
+    });
     app.addHook('onRoute', route => {
       if (route.url.startsWith('/docs') || route.schema?.hide) return;
       if (!route.schema?.querystring) route.schema = { ...route.schema, querystring: noQuerySchema };

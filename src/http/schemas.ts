@@ -1,6 +1,6 @@
 // JSON schema pieces shared by the routes (TypeBox: each is a JSON schema and the TypeScript
 // type of what it validates, so a route's types come from its schemas).
-import { Type, type Static, type TProperties } from '@fastify/type-provider-typebox';
+import { Type, type Static, type TProperties } from 'typebox';
 
 /**
  * An object that takes only `properties`: what every request object schema is built with, so

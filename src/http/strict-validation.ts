@@ -1,6 +1,7 @@
-import { Ajv, type AnySchema, type ErrorObject } from 'ajv';
+import { Ajv, type AnySchema, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifySchemaValidationError } from 'fastify';
+import { compileOnFirstUse } from './deferred-compile.ts';
 import { exactDecimalKeyword } from './exact-json.ts';
 
 // Fastify's default Ajv silently drops properties a schema does not allow and coerces body
@@ -29,6 +30,40 @@ const textParts = validatorFor('array');
 // a JSON body has types of its own: "2" is not a number of steps
 const jsonParts = validatorFor(false);
 
+// Routes share schemas (every route without a query string takes the same empty one; ids and
+// pages recur): each distinct schema is compiled once per validator, not once per route and
+// part, which was most of the compilation at startup (108 compiles of 30 schemas). Ajv's own
+// cache goes by the schema object, and strictSchema makes a new one for each route.
+const compiled = new Map<Ajv, Map<string, ValidateFunction>>([
+  [textParts, new Map()],
+  [jsonParts, new Map()],
+]);
+
+function compile(ajv: Ajv, schema: unknown): ValidateFunction {
+  const strict = strictSchema(schema);
+  const key = JSON.stringify(strict);
+  const byKey = compiled.get(ajv)!;
+  let validate = byKey.get(key);
+  if (!validate) byKey.set(key, (validate = ajv.compile(strict as AnySchema)));
+  return validate;
+}
+
+/** A validator Fastify can call at once, compiled on first use (see compileOnFirstUse). */
+function validatorOnFirstUse(ajv: Ajv, schema: unknown) {
+  const compiledValidator = compileOnFirstUse(() => compile(ajv, schema));
+  const validate = (data: unknown, context?: Parameters<ValidateFunction>[1]) => {
+    const compiledValidate = compiledValidator();
+    const valid = compiledValidate(data, context);
+    validate.errors = compiledValidate.errors;
+    return valid;
+  };
+  validate.errors = undefined as ValidateFunction['errors'];
+  // Fastify passes Ajv validators the request as the parent of the part, so that defaults and
+  // coercion can replace the part itself; it tells an Ajv validator by its schemaEnv
+  validate.schemaEnv = true;
+  return validate;
+}
+
 /**
  * Every route of the app refuses unknown properties and wrongly typed JSON values, with a
  * message naming what is wrong: `body has no property "to_" (it takes to, dryRun)`. Set once
@@ -36,7 +71,7 @@ const jsonParts = validatorFor(false);
  * formatter are encapsulated, so a plugin setting its own would change only its routes.
  */
 export function validateStrictly(app: FastifyInstance): void {
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? jsonParts : textParts).compile(strictSchema(schema) as AnySchema));
+  app.setValidatorCompiler(({ schema, httpPart }) => validatorOnFirstUse(httpPart === 'body' ? jsonParts : textParts, schema));
   app.setSchemaErrorFormatter((errors, dataVar) => new Error(describeValidationError(errors[0], dataVar)));
 }
 

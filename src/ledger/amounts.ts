@@ -1,4 +1,4 @@
-import { Type, type TUnsafe } from '@fastify/type-provider-typebox';
+import { Type, type TUnsafe } from 'typebox';
 import { Decimal as BaseDecimal } from 'decimal.js';
 import { BalanceLimitError, InvalidAmountError } from '../errors.ts';
 

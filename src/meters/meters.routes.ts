@@ -1,4 +1,5 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
 import { idSchema, nullableString, strictObject, timestampSchema } from '../http/schemas.ts';
 import { SIGNATURE_HEADER, signedRequestOf, TIMESTAMP_HEADER } from '../http/signed-request.ts';

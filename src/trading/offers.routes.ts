@@ -1,4 +1,5 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
 import { pageQuerySchema, serialIdSchema, strictObject, timestampSchema } from '../http/schemas.ts';
 import { ENERGY, IDRS } from '../ledger/amounts.ts';

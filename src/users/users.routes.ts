@@ -1,4 +1,5 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { UserNotFoundError } from '../errors.ts';
 import { problemResponses } from '../http/problem-details.ts';
 import { idSchema, strictObject, timestampSchema } from '../http/schemas.ts';

@@ -1,4 +1,5 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
 import { nullableString, strictObject, timestampSchema, walletAddressSchema } from '../http/schemas.ts';
 import { findOwnWallet, listWallets, toWalletView } from './wallet.service.ts';

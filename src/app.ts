@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from './config.ts';
@@ -40,13 +40,27 @@ export function loggerOptions(config: AppConfig, stream?: NodeJS.WritableStream)
   return { level: config.logLevel, redact: REDACTED_LOG_PATHS, ...(stream && { stream }) };
 }
 
+/**
+ * One log line per request, written when the response is: method, url, status and response time
+ * (with the request id Fastify binds). Fastify's "incoming request" line is dropped; its error
+ * lines (a failed response, a 5xx from the error handler) are kept.
+ */
+export class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error) return super.requestCompleted(error, request, reply);
+    reply.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime }, 'request completed');
+  }
+}
+
 /** Builds the enerlink HTTP app: registers everything, never listens. */
 export async function buildApp(deps: AppDependencies, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
   // Fastify takes a hop count at run time, but its types lack it: the function form is the same
   // rule (`request.ip` is the address `hops` proxies away) and is typed.
   const { trustProxy } = deps.config;
   const proxyTrust = typeof trustProxy === 'number' ? (_address: string, hop: number) => hop < trustProxy : trustProxy;
-  const app = Fastify({ logger: loggerOptions(deps.config), trustProxy: proxyTrust, ...options });
+  const app = Fastify({ logger: loggerOptions(deps.config), logController: new OneLinePerRequest(), trustProxy: proxyTrust, ...options });
   await app.register(problemDetails);
   // before every route: validation, error messages and the JSON parser are set per instance
   await app.register(inputPolicy);

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { QueryRunner } from '../db/query-runner.ts';
 import type { EventBus, EventMap } from '../events/event-bus.ts';
 import type { Cache } from './cache.ts';
+import type { CachedEntity } from './cached-entities.ts';
 import { claimPendingPurges, completePurges, releasePurges } from './cache-outbox.ts';
 import { purgeKeys } from './cache-purge.ts';
 import { SchemaChangeListener } from './schema-change-listener.ts';
@@ -36,7 +37,9 @@ export interface CacheInvalidatorOptions {
  * - of PostgreSQL (LISTEN on `enerlink_schema_change`, a connection of its own): every schema
  *   change or seed committed anywhere, by another instance or by a command with nothing but
  *   DATABASE_URL, makes it read the generation and switch; after the connection is lost, the
- *   cache is off until LISTEN is back and the generation is read again;
+ *   cache is off until LISTEN is back and the generation is read again; on the same connection,
+ *   `enerlink_entity_change` names the entities changed through the ORM anywhere, whose
+ *   in-process entries are dropped at once;
  * - of the event bus: `schema.committing` stops using the cache while its own migration commits;
  *   `schema.changed` and `seed.completed` switch at once (without waiting for the notification),
  *   tell the other instances over Redis too (channel `<prefix>:schema-generation`) and purge the
@@ -87,6 +90,10 @@ export class CacheInvalidator {
         this.#cache.useGeneration(undefined);
       },
       onChange: () => void this.#readGeneration().then(() => this.drain()),
+      // Redis's entry was deleted by the instance that made the change; only the tier is left
+      onEntityChanges: changes => {
+        for (const { entity, id } of changes) this.#cache.evictLocal(entity as CachedEntity, id);
+      },
     });
   }
 

@@ -65,6 +65,9 @@ export function isCanonicalJwt(token: string): boolean {
   return segments.length === 3 && segments.every(segment => Buffer.from(segment, 'base64url').toString('base64url') === segment);
 }
 
+/** `Bearer <token>` with no other space: what @fastify/jwt's lookupToken takes `<token>` from. */
+const BEARER = /^Bearer [^ ]+$/i;
+
 /** What `authenticate` learns of a bearer token's text; kept in the in-process tier within its bound. */
 interface BearerCheck {
   claims: AccessTokenClaims;
@@ -122,11 +125,16 @@ export default fp<{ config: AppConfig }>(
     const dependencies = ({ claims, revocationKey }: BearerCheck) => [entityDependency('user', claims.sub), entityDependency('revocation', revocationKey)];
 
     app.decorate('authenticate', async (request: FastifyRequest) => {
+      // the common form read directly; anything else through @fastify/jwt, for its errors
+      const header = request.headers.authorization;
       let token: string;
-      try {
-        token = app.jwt.lookupToken(request);
-      } catch (error) {
-        throw new UnauthorizedError((error as Error).message);
+      if (header !== undefined && BEARER.test(header)) token = header.slice(7);
+      else {
+        try {
+          token = app.jwt.lookupToken(request);
+        } catch (error) {
+          throw new UnauthorizedError((error as Error).message);
+        }
       }
       // the prefix keeps a token's text from ever naming another kind of entry
       let bearer = await app.cache.remember(`bearer:${token}`, () => checkBearer(request, token), dependencies);

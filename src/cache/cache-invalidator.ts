@@ -39,7 +39,7 @@ export interface CacheInvalidatorOptions {
  *   DATABASE_URL, makes it read the generation and switch; after the connection is lost, the
  *   cache is off until LISTEN is back and the generation is read again; on the same connection,
  *   `enerlink_entity_change` names the entities changed through the ORM anywhere, whose
- *   in-process entries are dropped at once;
+ *   entries are deleted (the in-process ones at once);
  * - of the event bus: `schema.committing` stops using the cache while its own migration commits;
  *   `schema.changed` and `seed.completed` switch at once (without waiting for the notification),
  *   tell the other instances over Redis too (channel `<prefix>:schema-generation`) and purge the
@@ -90,9 +90,10 @@ export class CacheInvalidator {
         this.#cache.useGeneration(undefined);
       },
       onChange: () => void this.#readGeneration().then(() => this.drain()),
-      // Redis's entry was deleted by the instance that made the change; only the tier is left
+      // the tier's entries are dropped at once; Redis's too, without waiting for the instance
+      // that made the change to do it (a read meanwhile could copy Redis's old entry to the tier)
       onEntityChanges: changes => {
-        for (const { entity, id } of changes) this.#cache.evictLocal(entity as CachedEntity, id);
+        for (const { entity, id } of changes) void this.#cache.invalidate(entity as CachedEntity, id);
       },
     });
   }

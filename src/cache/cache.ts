@@ -79,7 +79,7 @@ export class Cache {
     return this.active ? this.local.getOrLoad(key, load, dependsOn) : load();
   }
 
-  /** Drops the in-process entries that depend on `entity`/`id` (another instance changed it). */
+  /** Drops the in-process entries that depend on `entity`/`id`, at once. */
   evictLocal(entity: CachedEntity, id: string): void {
     this.local.evict(entityDependency(entity, id));
   }
@@ -144,11 +144,20 @@ export class Cache {
   }
 
   /**
-   * Deletes the entry of `entity`/`id`, in the in-process tier at once, then in Redis. When Redis cannot take it, it is remembered and
-   * delivered on reconnection (`redeliverInvalidations`). Never throws.
+   * Deletes the entry of `entity`/`id`: in the in-process tier at once, in Redis, then in the
+   * tier again (a read between the two may have copied Redis's old entry). When Redis cannot
+   * take it, it is remembered and delivered on reconnection (`redeliverInvalidations`). Never throws.
    */
   async invalidate(entity: CachedEntity, id: string): Promise<void> {
     this.evictLocal(entity, id);
+    try {
+      await this.#invalidateShared(entity, id);
+    } finally {
+      this.evictLocal(entity, id);
+    }
+  }
+
+  async #invalidateShared(entity: CachedEntity, id: string): Promise<void> {
     for (const loading of this.#loads.get(`${entity}:${id}`) ?? []) loading.stale = true;
     const generation = this.#generation;
     if (generation !== undefined && this.redis.status === 'ready') {

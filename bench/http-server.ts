@@ -6,7 +6,8 @@ import { loadConfig } from '../src/config.ts';
 import { createOrm } from '../src/orm.ts';
 import { createRedis } from '../src/db/redis.ts';
 
-const config = loadConfig({ ...process.env, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent' });
+// the environment's own settings (bench/http.ts runs it in production, with its logging)
+const config = loadConfig({ ...process.env, HOST: '127.0.0.1', PORT: '0' });
 const orm = await createOrm(config, { migrations: { silent: true } });
 await orm.connect();
 const redis = createRedis(config);

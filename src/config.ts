@@ -44,6 +44,8 @@ const schema = {
     BCRYPT_ROUNDS: { type: 'integer', minimum: 4, maximum: 15 },
     CACHE_PREFIX: { type: 'string', maxLength: 100, default: 'enerlink' },
     CACHE_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 604800, default: 300 },
+    CACHE_LOCAL_TTL_MS: { type: 'integer', minimum: 0, maximum: 60_000, default: 1000 },
+    CACHE_LOCAL_MAX_ENTRIES: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 50_000 },
     SEED: { type: 'integer', minimum: 0, maximum: MAX_SEED, default: DEFAULT_SEED },
     SEED_USERS: { type: 'integer', minimum: 1, maximum: MAX_SEED_ROWS, default: 5 },
     SEED_TRADES: { type: 'integer', minimum: 0, maximum: MAX_SEED_ROWS, default: 0 },
@@ -116,6 +118,13 @@ export interface AppConfig {
   /** Lifetime of every cache entry. */
   readonly cacheTtlSeconds: number;
   /**
+   * The staleness bound of the in-process tier (profiles, token standings): no local entry is
+   * served once this many milliseconds have passed since its value was read. 0 turns the tier off.
+   */
+  readonly cacheLocalTtlMs: number;
+  /** Most entries the in-process tier holds (least recently used go first). */
+  readonly cacheLocalMaxEntries: number;
+  /**
    * The bearer token of the admin API. Undefined only in production without ADMIN_TOKEN, where
    * the service refuses to start (the command-line tools do not need it).
    */
@@ -178,6 +187,8 @@ interface RawEnv {
   BCRYPT_ROUNDS?: number;
   CACHE_PREFIX: string;
   CACHE_TTL_SECONDS: number;
+  CACHE_LOCAL_TTL_MS: number;
+  CACHE_LOCAL_MAX_ENTRIES: number;
   SEED: number;
   SEED_USERS: number;
   SEED_TRADES: number;
@@ -243,6 +254,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bcryptRounds: raw.BCRYPT_ROUNDS ?? (raw.NODE_ENV === 'test' ? 4 : 10),
     cachePrefix: raw.CACHE_PREFIX,
     cacheTtlSeconds: raw.CACHE_TTL_SECONDS,
+    cacheLocalTtlMs: raw.CACHE_LOCAL_TTL_MS,
+    cacheLocalMaxEntries: raw.CACHE_LOCAL_MAX_ENTRIES,
     adminToken: adminToken ?? (isProduction ? undefined : randomBytes(32).toString('base64url')),
     adminTokenGenerated: adminToken === undefined && !isProduction,
     adminRateLimitPerMinute: raw.ADMIN_RATE_LIMIT_PER_MINUTE,

@@ -2,8 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import fp from 'fastify-plugin';
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyRequest } from 'fastify';
+import { entityDependency } from '../cache/cache.ts';
 import type { AppConfig } from '../config.ts';
 import { TokenRevokedError, UnauthorizedError } from '../errors.ts';
+import type { TokenStanding } from '../plugins/reads.ts';
 
 /** The claims of an enerlink access token: the subject is the userId, also given as `userId`. */
 export interface AccessTokenClaims {
@@ -63,11 +65,24 @@ export function isCanonicalJwt(token: string): boolean {
   return segments.length === 3 && segments.every(segment => Buffer.from(segment, 'base64url').toString('base64url') === segment);
 }
 
+/** `Bearer <token>` with no other space: what @fastify/jwt's lookupToken takes `<token>` from. */
+const BEARER = /^Bearer [^ ]+$/i;
+
+/** What `authenticate` learns of a bearer token's text; kept in the in-process tier within its bound. */
+interface BearerCheck {
+  claims: AccessTokenClaims;
+  revocationKey: string;
+  standing: TokenStanding;
+}
+
 /**
- * Access tokens: signing (HS256, `JWT_SECRET`) and the `authenticate` hook. Every request asks
- * PostgreSQL, in one indexed query, whether the token is revoked and its user still exists
- * (`app.reads.tokenStanding`): a cache never answers that question, so no Redis outage,
- * snapshot or restart can bring a revoked token or a deleted user back.
+ * Access tokens: signing (HS256, `JWT_SECRET`) and the `authenticate` hook. Whether the token is
+ * revoked or its user gone is asked of PostgreSQL, in one indexed query (`app.reads.tokenStanding`),
+ * never of Redis: no Redis outage, snapshot or restart can bring a revoked token or a deleted
+ * user back. The answer, with the verified claims, is kept in the in-process tier keyed by the
+ * token's exact text, for at most CACHE_LOCAL_TTL_MS from the moment PostgreSQL gave it; a
+ * logout or a user change through the ORM anywhere in the fleet drops it at once (see
+ * LocalTier and ENTITY_CHANGE_CHANNEL). The expiry is checked on every request, hit or not.
  */
 export default fp<{ config: AppConfig }>(
   async (app, { config }) => {
@@ -77,7 +92,10 @@ export default fp<{ config: AppConfig }>(
     await app.register(fastifyJwt, {
       secret: config.jwtSecret,
       sign: { algorithm: 'HS256', expiresIn: config.jwtTtlSeconds },
-      verify: { algorithms: ['HS256'] },
+      // fast-jwt's verifier cache (keyed by a hash of the token's text) keeps a result no longer
+      // than the token's `exp`, and never caches a failure: sound, and it spares the HMAC and
+      // JSON parse of a token seen again after its standing left the in-process tier
+      verify: { algorithms: ['HS256'], cache: true },
     });
     app.decorateRequest('userId', '');
     app.decorateRequest('revocationKey', '');
@@ -88,24 +106,45 @@ export default fp<{ config: AppConfig }>(
       return { token, expiresAt: new Date(exp! * 1000) };
     });
 
-    app.decorate('authenticate', async (request: FastifyRequest) => {
+    // the whole check of a token text: signature and expiry, canonical form, claims, then PostgreSQL
+    const checkBearer = async (request: FastifyRequest, token: string): Promise<BearerCheck> => {
       let claims: AccessTokenClaims;
       try {
         claims = await request.jwtVerify<AccessTokenClaims>();
       } catch (error) {
         throw new UnauthorizedError((error as Error).message);
       }
-      const token = app.jwt.lookupToken(request);
       // the signature verified, but only the one text enerlink issued is accepted
       if (!isCanonicalJwt(token)) throw new UnauthorizedError('The token is not in canonical base64url form');
       if (typeof claims.sub !== 'string' || claims.sub === '') throw new UnauthorizedError('The token names no user');
       if (typeof claims.jti !== 'string' || claims.jti === '') throw new UnauthorizedError('The token has no id (jti)');
       const key = revocationKey(claims.jti);
       const standing = await app.reads.tokenStanding(claims.sub, [key, legacyTokenHash(token)]);
-      if (standing === 'revoked') throw new TokenRevokedError();
-      if (standing === 'no-user') throw new UnauthorizedError('The user of this token no longer exists');
-      request.userId = claims.sub;
-      request.revocationKey = key;
+      return { claims, revocationKey: key, standing };
+    };
+    const dependencies = ({ claims, revocationKey }: BearerCheck) => [entityDependency('user', claims.sub), entityDependency('revocation', revocationKey)];
+
+    app.decorate('authenticate', async (request: FastifyRequest) => {
+      // the common form read directly; anything else through @fastify/jwt, for its errors
+      const header = request.headers.authorization;
+      let token: string;
+      if (header !== undefined && BEARER.test(header)) token = header.slice(7);
+      else {
+        try {
+          token = app.jwt.lookupToken(request);
+        } catch (error) {
+          throw new UnauthorizedError((error as Error).message);
+        }
+      }
+      // the prefix keeps a token's text from ever naming another kind of entry
+      let bearer = await app.cache.remember(`bearer:${token}`, () => checkBearer(request, token), dependencies);
+      // a kept check is only as good as the token's lifetime: once expired, the full check says why
+      if (bearer.claims.exp !== undefined && bearer.claims.exp * 1000 <= Date.now()) bearer = await checkBearer(request, token);
+      if (bearer.standing === 'revoked') throw new TokenRevokedError();
+      if (bearer.standing === 'no-user') throw new UnauthorizedError('The user of this token no longer exists');
+      request.user = bearer.claims;
+      request.userId = bearer.claims.sub;
+      request.revocationKey = bearer.revocationKey;
     });
   },
   { name: 'auth', dependencies: ['reads'] },

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { QueryRunner } from '../db/query-runner.ts';
 import type { EventBus, EventMap } from '../events/event-bus.ts';
 import type { Cache } from './cache.ts';
+import type { CachedEntity } from './cached-entities.ts';
 import { claimPendingPurges, completePurges, releasePurges } from './cache-outbox.ts';
 import { purgeKeys } from './cache-purge.ts';
 import { SchemaChangeListener } from './schema-change-listener.ts';
@@ -37,7 +38,9 @@ export interface CacheInvalidatorOptions {
  * - of PostgreSQL (LISTEN on `enerlink_schema_change`, a connection of its own): every schema
  *   change or seed committed anywhere, by another instance or by a command with nothing but
  *   DATABASE_URL, makes it read the generation and switch; after the connection is lost, the
- *   cache is off until LISTEN is back and the generation is read again;
+ *   cache is off until LISTEN is back and the generation is read again; on the same connection,
+ *   `enerlink_entity_change` names the entities changed through the ORM anywhere, whose
+ *   entries are deleted (the in-process ones at once);
  * - of the event bus: `schema.committing` stops using the cache while its own migration commits;
  *   `schema.changed` and `seed.completed` switch at once (without waiting for the notification),
  *   tell the other instances over Redis too (channel `<prefix>:schema-generation`) and purge the
@@ -88,6 +91,11 @@ export class CacheInvalidator {
         this.#cache.useGeneration(undefined);
       },
       onChange: () => void this.#readGeneration().then(() => this.drain()),
+      // the tier's entries are dropped at once; Redis's too, without waiting for the instance
+      // that made the change to do it (a read meanwhile could copy Redis's old entry to the tier)
+      onEntityChanges: changes => {
+        for (const { entity, id } of changes) void this.#cache.invalidate(entity as CachedEntity, id);
+      },
     });
   }
 

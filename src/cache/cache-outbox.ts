@@ -10,6 +10,47 @@ export const CACHE_OUTBOX_TABLE = 'cache_outbox';
  */
 export const SCHEMA_CHANGE_CHANNEL = 'enerlink_schema_change';
 
+/**
+ * The PostgreSQL channel on which changes of cached entities made through the ORM are announced,
+ * in the transaction that makes them (so only if it commits): each instance's in-process tier
+ * drops what depends on them at once. The payload is a JSON array of `{ entity, id }`.
+ */
+export const ENTITY_CHANGE_CHANNEL = 'enerlink_entity_change';
+
+/** NOTIFY payloads must stay under 8000 bytes: larger batches are sent in several notifications. */
+const MAX_NOTIFY_PAYLOAD = 7000;
+
+/** Announces `changes` on ENTITY_CHANGE_CHANNEL with `execute` (in the changing transaction: delivered on commit). */
+export async function announceEntityChanges(execute: QueryRunner, changes: Iterable<{ entity: string; id: string }>): Promise<void> {
+  let batch: Array<{ entity: string; id: string }> = [];
+  let length = 2;
+  const send = async () => {
+    if (batch.length > 0) await execute('select pg_notify(?, ?)', [ENTITY_CHANGE_CHANNEL, JSON.stringify(batch)]);
+    batch = [];
+    length = 2;
+  };
+  for (const { entity, id } of changes) {
+    const size = entity.length + id.length + 30;
+    if (length + size > MAX_NOTIFY_PAYLOAD) await send();
+    batch.push({ entity, id });
+    length += size;
+  }
+  await send();
+}
+
+/** The changes an ENTITY_CHANGE_CHANNEL payload names; nothing for a payload that is not ours. */
+export function parseEntityChanges(payload: string | undefined): Array<{ entity: string; id: string }> {
+  try {
+    const changes: unknown = JSON.parse(payload ?? '');
+    if (!Array.isArray(changes)) return [];
+    return changes.filter(
+      (change): change is { entity: string; id: string } => typeof change?.entity === 'string' && typeof change?.id === 'string',
+    );
+  } catch {
+    return [];
+  }
+}
+
 /** How long a claimed purge is left to the instance carrying it out before another may retry it. */
 const CLAIM_LEASE = '10 minutes';
 

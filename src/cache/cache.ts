@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { purgeKeys } from './cache-purge.ts';
 import type { CachedEntity } from './cached-entities.ts';
+import { LocalTier } from './local-tier.ts';
 
 /** Invalidations remembered while Redis is unreachable; beyond that the whole generation is purged instead. */
 const MAX_UNDELIVERED = 10_000;
@@ -11,6 +12,13 @@ export interface CacheOptions {
   prefix: string;
   /** CACHE_TTL_SECONDS: the lifetime of every entry. */
   ttlSeconds: number;
+  /** The in-process tier in front of Redis (CACHE_LOCAL_TTL_MS, CACHE_LOCAL_MAX_ENTRIES); off when omitted. */
+  local?: { ttlMs: number; maxEntries: number };
+}
+
+/** The name of an entity's entry in the in-process tier, and of the dependency its changes evict. */
+export function entityDependency(entity: CachedEntity, id: string): string {
+  return `${entity}:${id}`;
 }
 
 /**
@@ -18,12 +26,17 @@ export interface CacheOptions {
  * (the generation being the schema generation, see schema-generation.ts). Values are stored
  * as JSON, so loaders return plain data, not entity instances. A read never fails because of
  * Redis: while Redis is unreachable, or the generation is not known, reads go to the loader.
+ * In front of Redis sits the in-process tier (`local`, see LocalTier): used only while the cache
+ * is active, emptied by every `useGeneration` (Redis lost or back, the LISTEN connection lost
+ * or back, a schema change or a seed), and evicted with Redis's entry by `invalidate`.
  * What keeps entries true (invalidation, generations, purges) is the CacheInvalidator's job.
  */
 export class Cache {
   readonly redis: Redis;
   readonly prefix: string;
   readonly ttlSeconds: number;
+  /** The in-process tier; `enabled` is false when CACHE_LOCAL_TTL_MS is 0. */
+  readonly local: LocalTier;
   #generation: string | undefined;
   /** Loads in flight per `<entity>:<id>`; an invalidation marks them stale so their result is not cached. */
   readonly #loads = new Map<string, Set<{ stale: boolean }>>();
@@ -31,10 +44,11 @@ export class Cache {
   readonly #undelivered = new Map<string, { entity: CachedEntity; id: string }>();
   #undeliveredOverflow = false;
 
-  constructor({ redis, prefix, ttlSeconds }: CacheOptions) {
+  constructor({ redis, prefix, ttlSeconds, local }: CacheOptions) {
     this.redis = redis;
     this.prefix = prefix;
     this.ttlSeconds = ttlSeconds;
+    this.local = new LocalTier(local ?? { ttlMs: 0, maxEntries: 1 });
   }
 
   /** The schema generation entries are read and written under; undefined while unknown (the cache is then bypassed). */
@@ -47,9 +61,27 @@ export class Cache {
     return this.#generation !== undefined && this.redis.status === 'ready';
   }
 
-  /** Switches to `generation`: from now on no entry of another generation is read. */
+  /**
+   * Switches to `generation`: from now on no entry of another generation is read. Every call
+   * empties the in-process tier: each marks a moment (an outage, a recovery, a change of the
+   * fleet's schema or data) after which what it holds may not be true any more.
+   */
   useGeneration(generation: string | undefined): void {
     this.#generation = generation;
+    this.local.clear();
+  }
+
+  /**
+   * An in-process-only read (never stored in Redis): `load()`'s result kept in the tier within its
+   * bound, evicted when an entity it `dependsOn` changes. While the cache is not active, always `load()`.
+   */
+  remember<T>(key: string, load: () => Promise<T>, dependsOn: (value: T) => readonly string[]): Promise<T> {
+    return this.active ? this.local.getOrLoad(key, load, dependsOn) : load();
+  }
+
+  /** Drops the in-process entries that depend on `entity`/`id`, at once. */
+  evictLocal(entity: CachedEntity, id: string): void {
+    this.local.evict(entityDependency(entity, id));
   }
 
   /** The key of an entity's entry. */
@@ -75,11 +107,17 @@ export class Cache {
   }
 
   /**
-   * Cache-aside read: the entry of `entity`/`id` if there is one in the current generation,
-   * otherwise `load()`'s result, which is stored with the TTL (`null` included: "no such row" is
-   * worth caching too; `undefined` is not stored). `load` must return JSON-safe data.
+   * Cache-aside read: the in-process entry of `entity`/`id` if a fresh one is held, else Redis's
+   * entry if there is one in the current generation, otherwise `load()`'s result, which is
+   * stored with the TTL (`null` included: "no such row" is worth caching too; `undefined` is not
+   * stored). `load` must return JSON-safe data.
    */
-  async getOrLoad<T>(entity: CachedEntity, id: string, load: () => Promise<T>): Promise<T> {
+  getOrLoad<T>(entity: CachedEntity, id: string, load: () => Promise<T>): Promise<T> {
+    if (!this.local.enabled || !this.active) return this.#getOrLoadShared(entity, id, load);
+    return this.local.getOrLoad(entityDependency(entity, id), () => this.#getOrLoadShared(entity, id, load));
+  }
+
+  async #getOrLoadShared<T>(entity: CachedEntity, id: string, load: () => Promise<T>): Promise<T> {
     const generation = this.active ? this.#generation : undefined;
     if (generation === undefined) return load();
     const key = this.key(entity, id, generation);
@@ -106,10 +144,20 @@ export class Cache {
   }
 
   /**
-   * Deletes the entry of `entity`/`id`. When Redis cannot take it, it is remembered and
-   * delivered on reconnection (`redeliverInvalidations`). Never throws.
+   * Deletes the entry of `entity`/`id`: in the in-process tier at once, in Redis, then in the
+   * tier again (a read between the two may have copied Redis's old entry). When Redis cannot
+   * take it, it is remembered and delivered on reconnection (`redeliverInvalidations`). Never throws.
    */
   async invalidate(entity: CachedEntity, id: string): Promise<void> {
+    this.evictLocal(entity, id);
+    try {
+      await this.#invalidateShared(entity, id);
+    } finally {
+      this.evictLocal(entity, id);
+    }
+  }
+
+  async #invalidateShared(entity: CachedEntity, id: string): Promise<void> {
     for (const loading of this.#loads.get(`${entity}:${id}`) ?? []) loading.stale = true;
     const generation = this.#generation;
     if (generation !== undefined && this.redis.status === 'ready') {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { SCHEMA_CHANGE_CHANNEL } from './cache-outbox.ts';
+import { ENTITY_CHANGE_CHANNEL, parseEntityChanges, SCHEMA_CHANGE_CHANNEL } from './cache-outbox.ts';
 
 export interface SchemaChangeListenerOptions {
   /** The database whose changes to follow. */
@@ -11,12 +11,15 @@ export interface SchemaChangeListenerOptions {
   onLost: (error: Error | undefined) => void;
   /** A change was committed somewhere in the fleet. */
   onChange: () => void;
+  /** Cached entities were changed through the ORM somewhere in the fleet (ENTITY_CHANGE_CHANNEL). */
+  onEntityChanges?: (changes: Array<{ entity: string; id: string }>) => void;
 }
 
 /**
  * Follows the schema and data changes of a database over PostgreSQL's LISTEN/NOTIFY, on a
  * connection of its own (outside the ORM's pool), so that every instance hears of a migration
- * or a seed, whoever ran it and whatever it could reach. Reconnects with backoff after any
+ * or a seed, whoever ran it and whatever it could reach, and of the entity changes that the
+ * in-process tier must drop (a second channel on the same connection). Reconnects with backoff after any
  * loss (a terminated session, a failover, a restart) and says so, since notifications sent
  * while nobody listened are gone: the owner then reconciles from the database.
  */
@@ -57,8 +60,10 @@ export class SchemaChangeListener {
         await client.connect();
         client.on('notification', message => {
           if (message.channel === SCHEMA_CHANGE_CHANNEL) this.#options.onChange();
+          else if (message.channel === ENTITY_CHANGE_CHANNEL) this.#options.onEntityChanges?.(parseEntityChanges(message.payload));
         });
         await client.query(`listen ${SCHEMA_CHANGE_CHANNEL}`);
+        if (this.#options.onEntityChanges) await client.query(`listen ${ENTITY_CHANGE_CHANNEL}`);
         delay = 100;
         firstAttempt();
         this.#options.onListening();

@@ -1,4 +1,5 @@
 import type { EntityManager, EventArgs, EventSubscriber, FlushEventArgs, Transaction, TransactionEventArgs } from '@mikro-orm/core';
+import { announceEntityChanges } from '../cache/cache-outbox.ts';
 import { cachedEntities, cacheIdentity } from '../cache/cached-entities.ts';
 import type { EventBus, EventMap } from './event-bus.ts';
 
@@ -9,7 +10,9 @@ const isSavepoint = (transaction: Transaction) => 'savepointName' in transaction
 
 /**
  * Makes MikroORM a source of the bus: `entity.changed` for every cached entity a flush creates,
- * updates or deletes, published once the change has committed. Within `em.transactional` (or
+ * updates or deletes, published once the change has committed. The same changes are announced
+ * to every instance over PostgreSQL (ENTITY_CHANGE_CHANNEL) by a NOTIFY inside the transaction
+ * itself, so they are delivered exactly when it commits. Within `em.transactional` (or
  * `em.begin`) that is after the outermost transaction commits, never at the flush, so a reader
  * cannot load the old row again and re-cache it after the invalidation; a rolled-back
  * transaction publishes nothing. Bulk writes that bypass the unit of work (`nativeUpdate`,
@@ -53,7 +56,16 @@ export class EntityChangeSubscriber implements EventSubscriber {
   async afterFlush({ em }: FlushEventArgs): Promise<void> {
     const changes = this.#untransacted.get(em);
     this.#untransacted.delete(em);
-    if (changes) await this.#publish(changes);
+    if (!changes) return;
+    // no transaction to ride on: the change is committed already, announce it on its own
+    await announceEntityChanges((sql, params) => em.getConnection().execute(sql, params), changes.values());
+    await this.#publish(changes);
+  }
+
+  async beforeTransactionCommit({ em, transaction }: TransactionEventArgs): Promise<void> {
+    if (!transaction || isSavepoint(transaction)) return;
+    const changes = this.#pending.get(transaction);
+    if (changes) await announceEntityChanges((sql, params) => em.getConnection().execute(sql, params, 'all', transaction), changes.values());
   }
 
   beforeTransactionStart({ em, transaction }: TransactionEventArgs): void {

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
-import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
+import securityHeaders from './security-headers.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /**
- * Security headers on every reply (@fastify/helmet), and the OpenAPI document of every route
+ * Security headers on every reply (helmet's, see security-headers.ts), and the OpenAPI document of every route
  * registered after this plugin, built from their JSON schemas: `/docs/json`, with Swagger UI
  * at `/docs`.
  */
@@ -16,7 +16,7 @@ export default fp(
     // upgrade-insecure-requests only acts on a page served over plain http, and there it makes
     // the browser fetch Swagger UI's scripts over https from a server that speaks http: a blank
     // /docs for anyone opening it by host name (checked in Chromium). Over https it does nothing.
-    await app.register(helmet, { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } });
+    await app.register(securityHeaders, { helmet: { contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } } });
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',

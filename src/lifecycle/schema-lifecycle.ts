@@ -70,7 +70,12 @@ export class SchemaLifecycle {
     this.events.on('schema.committing', record);
     this.#detach.push(() => this.events.off('schema.committing', record));
     if (redis) {
-      this.cache = new Cache({ redis, prefix: config.cachePrefix, ttlSeconds: config.cacheTtlSeconds });
+      this.cache = new Cache({
+        redis,
+        prefix: config.cachePrefix,
+        ttlSeconds: config.cacheTtlSeconds,
+        local: { ttlMs: config.cacheLocalTtlMs, maxEntries: config.cacheLocalMaxEntries },
+      });
       const connection = em.getConnection();
       this.#invalidator = new CacheInvalidator({
         cache: this.cache,

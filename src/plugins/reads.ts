@@ -10,10 +10,11 @@ export type TokenStanding = 'valid' | 'revoked' | 'no-user';
 
 /**
  * The hot reads: one per authenticated request (`tokenStanding`) and `GET /users/:userId`.
- * Profiles are served through the Redis cache (`app.cache`), which forgets an entry when its
- * entity changes and falls back to PostgreSQL when Redis is down. `tokenStanding` is never
- * cached: a revocation or a deletion that a cache missed (Redis down, restored from a snapshot,
- * the instance that saw it restarted) would otherwise let the token back in.
+ * Profiles are served through the cache (`app.cache`: the in-process tier, then Redis), which
+ * forgets an entry when its entity changes and falls back to PostgreSQL when Redis is down.
+ * `tokenStanding` is never stored in Redis: a revocation or a deletion that Redis missed (Redis
+ * down, restored from a snapshot, the instance that saw it restarted) would otherwise let the
+ * token back in. Only the in-process tier keeps its answer, within its bound (see authenticate).
  */
 export interface Reads {
   findUser(userId: string): Promise<UserProfile | null>;
@@ -52,7 +53,7 @@ export function databaseReads(orm: MikroORM): Reads {
   };
 }
 
-/** `reads` through the cache: cache-aside for profiles; the token's standing always from PostgreSQL. */
+/** `reads` through the cache: cache-aside for profiles; the token's standing always from PostgreSQL (authenticate keeps it in the in-process tier). */
 export function cachedReads(database: Reads, cache: FastifyInstance['cache']): Reads {
   return {
     findUser: userId => cache.getOrLoad('user', userId, () => database.findUser(userId)),

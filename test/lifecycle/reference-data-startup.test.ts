@@ -1,6 +1,6 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helper.ts';
-import { runCommand, startServiceProcess, waitUntilReady, type ServiceProcess } from '../processes.ts';
+import { readiness, runCommand, startServiceProcess, waitUntilReady, type ServiceProcess } from '../processes.ts';
 
 const DEFAULT_LIMITS_SEEDER = '20261202000001-default-limits';
 const cleanup: Array<() => unknown> = [];
@@ -42,10 +42,21 @@ describe('startup applies the reference data after the migrations (REFERENCE_SEE
     for (const instance of instances) expect(instance.errors()).toEqual([]);
   });
 
-  it('REFERENCE_SEED_RUN=false leaves it to the operator', async () => {
+  it('REFERENCE_SEED_RUN=false leaves it to the operator: not ready, naming it, until seed:reference ran', async () => {
     const db = await database('reference_off');
-    await startTogether(1, { DATABASE_URL: db.url, REFERENCE_SEED_RUN: 'false' });
+    const instance = startServiceProcess({ DATABASE_URL: db.url, REFERENCE_SEED_RUN: 'false' });
+    cleanup.push(() => instance.child.kill('SIGKILL'));
+    const port = await instance.port();
+    await vi.waitFor(async () => expect((await readiness(port)).body.pendingMigrations).toEqual([]), { timeout: 30_000, interval: 100 });
+    const before = await readiness(port);
+    expect(before.status).toBe(503);
+    expect(before.body).toMatchObject({ pendingReferenceData: [DEFAULT_LIMITS_SEEDER], reason: `reference data not applied: ${DEFAULT_LIMITS_SEEDER} (npm run seed:reference)` });
     expect(await db.query('select count(*)::int as n from limit_defaults')).toEqual([{ n: 0 }]);
+    const cli = await runCommand(['src/cli/seed-reference.ts'], { DATABASE_URL: db.url, NODE_ENV: 'development' });
+    expect(cli.code).toBe(0);
+    await waitUntilReady(port);
+    instance.child.kill('SIGTERM');
+    expect(await instance.exited).toBe(0);
   });
 
   it('a reference seeder changed since it was applied is logged at startup, not run again; seed:reference exits 1 naming it', async () => {

@@ -16,8 +16,7 @@ import { execFile, fork } from 'node:child_process';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { hashPassword } from '../src/auth/passwords.ts';
-import { migratorOf } from '../src/schema/enerlink-migrator.ts';
-import { createTestDatabase, createTestOrm } from '../test/helper.ts';
+import { createTestDatabase, createTestOrm, migrateTestDatabase } from '../test/helper.ts';
 
 const USERS = Number(process.env.BENCH_HTTP_USERS ?? 500);
 const DURATION = Number(process.env.BENCH_HTTP_DURATION ?? 10);
@@ -57,7 +56,7 @@ const pgbenchDb = await createTestDatabase('bench_pgbench');
 const servers: Array<ReturnType<typeof fork>> = [];
 try {
   const orm = await createTestOrm(db);
-  await migratorOf(orm).up();
+  await migrateTestDatabase(orm); // with the reference data, as a deployed database has
   await orm.close();
   const hash = await hashPassword(PASSWORD, PASSWORD_COST);
   await db.query(`insert into "user" (user_id, name, email, password_hash)

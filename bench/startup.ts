@@ -15,8 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createOrm } from '../src/orm.ts';
-import { migratorOf } from '../src/schema/enerlink-migrator.ts';
-import { createTestDatabase } from '../test/helper.ts';
+import { createTestDatabase, migrateTestDatabase } from '../test/helper.ts';
 
 const RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 7);
 const TIMEOUT_MS = 60_000;
@@ -54,7 +53,7 @@ const cacheRoot = mkdtempSync(join(tmpdir(), 'enerlink-bench-startup-'));
 const db = await createTestDatabase('bench_startup');
 try {
   const orm = await createOrm(db.config, { migrations: { silent: true } });
-  await migratorOf(orm).up();
+  await migrateTestDatabase(orm); // with the reference data, as a deployed database has
   await orm.close();
   const secret = () => randomBytes(32).toString('hex');
   const production = {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { schemaGeneration } from '../../src/cache/schema-generation.ts';
+import { readSchemaGeneration } from '../../src/cache/schema-generation.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { User } from '../../src/users/user.entity.ts';
 import { Wallet } from '../../src/wallets/wallet.entity.ts';
@@ -29,7 +29,7 @@ describe('the cache', () => {
   let app: FastifyInstance;
 
   async function generationInPostgres(): Promise<string> {
-    return schemaGeneration((await db.query('select id, name from mikro_orm_migrations order by id')) as Array<{ id: number; name: string }>);
+    return readSchemaGeneration(db.query);
   }
 
   /** Renames a user behind the ORM's back: no event, so only a cache miss can show the new name. */

@@ -61,18 +61,21 @@ export interface ReferenceReport {
 
 /** The folder's reference seeders (`*.ts`, in name order) and their checksums (of the file's text). */
 export function referenceSeedersIn(folder: string): ReferenceSeederFile[] {
-  let names: string[];
+  return referenceSeederNamesIn(folder).map(name => {
+    const path = join(folder, `${name}.ts`);
+    const text = readFileSync(path, 'utf8').replace(/\r\n/g, '\n');
+    return { name, checksum: createHash('sha256').update(text).digest('hex'), path };
+  });
+}
+
+/** The names of the folder's reference seeders (`*.ts` without the extension), in name order; none for a missing folder. */
+function referenceSeederNamesIn(folder: string): string[] {
   try {
-    names = readdirSync(folder).filter(name => name.endsWith('.ts')).sort();
+    return readdirSync(folder).filter(name => name.endsWith('.ts')).sort().map(name => name.replace(/\.ts$/, ''));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  return names.map(file => {
-    const path = join(folder, file);
-    const text = readFileSync(path, 'utf8').replace(/\r\n/g, '\n');
-    return { name: file.replace(/\.ts$/, ''), checksum: createHash('sha256').update(text).digest('hex'), path };
-  });
 }
 
 /**
@@ -141,7 +144,7 @@ async function applyFiles(em: EntityManager, files: ReferenceSeederFile[], befor
  * the locked run to decide. A record never goes away, so what this sees stays true.
  */
 async function settledWithoutLock(em: EntityManager, files: ReferenceSeederFile[]): Promise<ReferenceReport | undefined> {
-  const recorded = await recordsWithoutLock(em, files);
+  const recorded = await recordsWithoutLock(em, files.map(file => file.name));
   if (files.some(file => !recorded.has(file.name))) return undefined;
   const report: ReferenceReport = { applied: [], unchanged: [], changed: [] };
   for (const file of files) {
@@ -152,21 +155,24 @@ async function settledWithoutLock(em: EntityManager, files: ReferenceSeederFile[
   return report;
 }
 
-/** The reference seeders of `folder` not recorded as applied, in name order: one read, no lock (readiness asks it). */
+/**
+ * The reference seeders of `folder` not recorded as applied, in name order: one read, no lock,
+ * no file read beyond the folder's listing (readiness asks it on every probe).
+ */
 export async function pendingReferenceSeeders(em: EntityManager, folder: string): Promise<string[]> {
-  const files = referenceSeedersIn(folder);
-  if (files.length === 0) return [];
-  const recorded = await recordsWithoutLock(em, files);
-  return files.filter(file => !recorded.has(file.name)).map(file => file.name);
+  const names = referenceSeederNamesIn(folder);
+  if (names.length === 0) return [];
+  const recorded = await recordsWithoutLock(em, names);
+  return names.filter(name => !recorded.has(name));
 }
 
-/** The records of `files` in one read, without a lock; none while the table does not exist. */
-async function recordsWithoutLock(em: EntityManager, files: ReferenceSeederFile[]): Promise<Map<string, { checksum: string; appliedAt: Date }>> {
+/** The records of the seeders `names` in one read, without a lock; none while the table does not exist. */
+async function recordsWithoutLock(em: EntityManager, names: string[]): Promise<Map<string, { checksum: string; appliedAt: Date }>> {
   type Row = { name: string; checksum: string; applied_ms: string };
   const rows: Row[] = await em.getConnection().execute<Row[]>(
     `select r.name, r.checksum, (extract(epoch from r.applied_at) * 1000)::bigint::text as applied_ms
        from enerlink_reference_seed r where r.name = any(?::text[])`,
-    [`{${files.map(file => `"${file.name}"`).join(',')}}`],
+    [`{${names.map(name => `"${name}"`).join(',')}}`],
   ).catch((error: { code?: string }) => {
     if (error.code === '42P01') return [] as Row[]; // undefined_table: nothing was ever applied here
     throw error;

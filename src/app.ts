@@ -100,7 +100,7 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   await app.register(walletRoutes);
   await app.register(meterRoutes);
   await app.register(offerRoutes);
-  await app.register(tradeRoutes);
+  await app.register(tradeRoutes, { config: deps.config });
   await app.register(idrsRoutes, { webhookSecret: deps.config.paymentWebhookSecret });
   await app.register(adminRoutes, { config: deps.config });
   await app.register(adminUi);

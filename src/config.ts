@@ -46,6 +46,8 @@ const schema = {
     CACHE_TTL_SECONDS: { type: 'integer', minimum: 1, maximum: 604800, default: 300 },
     CACHE_LOCAL_TTL_MS: { type: 'integer', minimum: 0, maximum: 60_000, default: 1000 },
     CACHE_LOCAL_MAX_ENTRIES: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 50_000 },
+    TRADE_BATCH_MAX: { type: 'integer', minimum: 1, maximum: 1000, default: 64 },
+    TRADE_BATCHES_IN_FLIGHT: { type: 'integer', minimum: 1, maximum: 100, default: 1 },
     SEED: { type: 'integer', minimum: 0, maximum: MAX_SEED, default: DEFAULT_SEED },
     SEED_USERS: { type: 'integer', minimum: 1, maximum: MAX_SEED_ROWS, default: 5 },
     SEED_TRADES: { type: 'integer', minimum: 0, maximum: MAX_SEED_ROWS, default: 0 },
@@ -147,6 +149,8 @@ export interface AppConfig {
   readonly paymentWebhookSecret: string;
   /** True when `PAYMENT_WEBHOOK_SECRET` was unset and a random one was made for this process (not in production). */
   readonly paymentWebhookSecretGenerated: boolean;
+  /** How POST /trades settles takes together (TradeDesk): most takes a transaction, most transactions at once. */
+  readonly tradeBatches: { readonly batchMax: number; readonly batchesInFlight: number };
   /** What the fixture seeder builds (`npm run seed`, `npx mikro-orm seeder:run`, `npm run db:reset`). */
   readonly seeding: SeedingConfig;
 }
@@ -189,6 +193,8 @@ interface RawEnv {
   CACHE_TTL_SECONDS: number;
   CACHE_LOCAL_TTL_MS: number;
   CACHE_LOCAL_MAX_ENTRIES: number;
+  TRADE_BATCH_MAX: number;
+  TRADE_BATCHES_IN_FLIGHT: number;
   SEED: number;
   SEED_USERS: number;
   SEED_TRADES: number;
@@ -264,6 +270,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     trustProxy: parseTrustProxy(raw.TRUST_PROXY),
     paymentWebhookSecret: paymentWebhookSecret ?? randomBytes(32).toString('base64url'),
     paymentWebhookSecretGenerated: paymentWebhookSecret === undefined,
+    tradeBatches: Object.freeze({ batchMax: raw.TRADE_BATCH_MAX, batchesInFlight: raw.TRADE_BATCHES_IN_FLIGHT }),
     seeding: Object.freeze({
       seed: raw.SEED,
       users: raw.SEED_USERS,

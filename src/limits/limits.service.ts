@@ -22,24 +22,25 @@ export interface LimitsView extends Limits {
 }
 
 /**
- * A user's limits in one statement: the user's own (user_limit) over the defaults
+ * Users' limits in one statement: each user's own (user_limit) over the defaults
  * (limit_defaults, one row, from the reference seeders), with whether the user exists and
- * whether the defaults do. The asked id is a row of its own, so the statement always answers
- * one row. No code default stands in for missing reference data.
+ * whether the defaults do. Each asked id is a row of its own, so the statement answers one row
+ * per id, unknown ones too. No code default stands in for missing reference data.
  */
-const LIMITS_SQL = `select u.user_id is not null as known, d.id is not null as defaults,
+const LIMITS_SQL = `select asked.user_id, u.user_id is not null as known, d.id is not null as defaults,
     coalesce(l.max_meters, d.max_meters) as max_meters,
     coalesce(l.max_open_offers, d.max_open_offers) as max_open_offers,
     coalesce(l.max_trade_kwh, d.max_trade_kwh)::text as max_trade_kwh,
     l.max_meters is not null as custom_max_meters,
     l.max_open_offers is not null as custom_max_open_offers,
     l.max_trade_kwh is not null as custom_max_trade_kwh
-  from (select ?::varchar as user_id) asked
+  from unnest(array[?]::varchar[]) asked(user_id)
   left join "user" u on u.user_id = asked.user_id
   left join user_limit l on l.user_id = asked.user_id
   left join limit_defaults d on d.id = 1`;
 
 interface LimitsRow {
+  user_id: string;
   known: boolean;
   defaults: boolean;
   max_meters: number;
@@ -61,19 +62,33 @@ export function defaultLimitsMissing(): Error {
   );
 }
 
-/** One statement (see LIMITS_SQL); 404 for an unknown user, 503 while the defaults are missing. Runs in `em`'s transaction, if any. */
-async function readLimits(em: EntityManager, userId: string): Promise<LimitsView> {
-  const [row] = await em.execute<LimitsRow[]>(LIMITS_SQL, [userId]);
-  if (!row.known) throw new UserNotFoundError(userId);
-  if (!row.defaults) throw defaultLimitsMissing();
+/**
+ * Each of `userIds`' limits, or why there are none (404 for an unknown user, 503 while the
+ * defaults are missing), in one statement (see LIMITS_SQL). Runs in `em`'s transaction, if any.
+ */
+export async function limitsOfUsers(em: EntityManager, userIds: string[]): Promise<Map<string, LimitsView | Error>> {
+  const rows = await em.execute<LimitsRow[]>(LIMITS_SQL, [[...new Set(userIds)]]);
+  return new Map(rows.map(row => [row.user_id, toLimitsView(row)]));
+}
+
+function toLimitsView(row: LimitsRow): LimitsView | Error {
+  if (!row.known) return new UserNotFoundError(row.user_id);
+  if (!row.defaults) return defaultLimitsMissing();
   const custom: LimitName[] = [];
   if (row.custom_max_meters) custom.push('maxMeters');
   if (row.custom_max_open_offers) custom.push('maxOpenOffers');
   if (row.custom_max_trade_kwh) custom.push('maxTradeKwh');
-  return { userId, maxMeters: row.max_meters, maxOpenOffers: row.max_open_offers, maxTradeKwh: row.max_trade_kwh, custom };
+  return { userId: row.user_id, maxMeters: row.max_meters, maxOpenOffers: row.max_open_offers, maxTradeKwh: row.max_trade_kwh, custom };
 }
 
-/** The limits `userId` is held to: one query (the hot path of offers, trades and claims). */
+/** One user's limits (`limitsOfUsers`); throws the 404 or 503. */
+async function readLimits(em: EntityManager, userId: string): Promise<LimitsView> {
+  const limits = (await limitsOfUsers(em, [userId])).get(userId)!;
+  if (limits instanceof Error) throw limits;
+  return limits;
+}
+
+/** The limits `userId` is held to: one query (the hot path of offers and claims). */
 export async function limitsOf(em: EntityManager, userId: string): Promise<Limits> {
   const { userId: _, custom: __, ...limits } = await readLimits(em, userId);
   return limits;

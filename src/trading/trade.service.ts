@@ -1,10 +1,10 @@
-import { LockMode, raw, ReferenceKind, sql, type EntityName } from '@mikro-orm/core';
+import { DeadlockException, LockMode, raw, ReferenceKind, sql, type EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { InsufficientBalanceError, InvalidAmountError, OfferNotFoundError, OfferUnavailableError, SelfTradeError, TradeNotFoundError } from '../errors.ts';
 import type { PageQuery } from '../http/schemas.ts';
 import { Decimal, ENERGY, fixed, IDRS, LOG_AMOUNT, positiveAmount } from '../ledger/amounts.ts';
 import { recordMovement } from '../ledger/ledger.service.ts';
-import { limitExceeded, limitsOf } from '../limits/limits.service.ts';
+import { limitExceeded, limitsOfUsers, type LimitsView } from '../limits/limits.service.ts';
 import { User } from '../users/user.entity.ts';
 import { Wallet, type IWallet } from '../wallets/wallet.entity.ts';
 import { tradingWalletOf, tradingWalletsOf, walletsLockQuery } from '../wallets/wallet.service.ts';
@@ -51,11 +51,20 @@ export function tradeTotal(energyKwh: Decimal, priceIdrsPerKwh: Decimal): Decima
   return energyKwh.times(priceIdrsPerKwh).toDecimalPlaces(IDRS.scale, Decimal.ROUND_HALF_UP);
 }
 
-/** What `lockTrade` holds: the offer, the trading wallets of both sides, and the id the trade will have. */
-interface TradeLocks {
-  offer: IMarketOffer;
+/** One buyer's take, as `settleTakes` settles it among others. */
+export interface Take {
+  buyerUserId: string;
+  request: TakeRequest;
+}
+
+/** What became of a take: its trade, or why it was refused (an error with the status of its reply). */
+export type TakeOutcome = TradeView | Error;
+
+/** What `lockTakes` holds for a batch of takes: their offers, the trading wallets of both sides, ids for their trades. */
+interface TakeLocks {
+  offers: Map<string, IMarketOffer>;
   wallets: Map<string, IWallet>;
-  tradeId: string;
+  tradeIds: string[];
 }
 
 /** `alias.column as alias__column` for every column of `entity`, so that two entities' columns can share a row. */
@@ -76,114 +85,174 @@ function columnsOf(row: Record<string, unknown>, alias: string): Record<string, 
 }
 
 /**
- * Locks what a trade on `offerId` writes, in one statement (one round trip): the active wallets
- * of the buyer and of the offer's seller (`walletsLockQuery`: in address order, as every writer
- * of wallets), then the offer's row, and draws the trade's id from its sequence (so the ledger
- * rows can name it in the same flush; a refused trade leaves a gap, as any rolled-back insert).
- * The offer's lock is taken after the wallets': its condition reads the locked wallets, and
- * PostgreSQL evaluates such a condition (a one-time filter) before it reads, let alone locks, the
- * offer. The entities come back managed by `tx`'s unit of work, like those of `em.find`; null
- * when there is no such offer.
+ * Locks what a batch of takes writes, in one statement (one round trip): the active wallets of
+ * the buyers and of the offers' sellers (`walletsLockQuery`: in address order, as every writer of
+ * wallets), then the offers' rows (in id order), and draws one trade id per take from the trade
+ * sequence (so the ledger rows can name their trade in the same flush; a refused take leaves a
+ * gap, as any rolled-back insert). The offers are locked after the wallets: their condition reads
+ * the locked wallets, and PostgreSQL evaluates such a condition (a one-time filter) before it
+ * reads, let alone locks, an offer. Every writer takes wallets before offers, so no two
+ * transactions wait on each other in a cycle. Each row holds an offer, a wallet or a trade id
+ * (`full join ... on false`); the entities come back managed by `tx`'s unit of work, like those
+ * of `em.find`. An offer that does not exist is missing from `offers`.
  */
-async function lockTrade(tx: EntityManager, buyerUserId: string, offerId: string): Promise<TradeLocks | null> {
+async function lockTakes(tx: EntityManager, takes: Take[]): Promise<TakeLocks> {
+  const offerIds = [...new Set(takes.map(take => take.request.offerId))];
+  const buyerIds = [...new Set(takes.map(take => take.buyerUserId))];
   const trades = tx.getMetadata().get(MarketTrade);
-  const sellerOfOffer = tx.createQueryBuilder(MarketOffer, 'seller_of').select('seller').where({ offerId });
-  const wallets = walletsLockQuery(tx, [buyerUserId, sql`(${sellerOfOffer.toRaw()})`]);
-  const offer = tx
+  const sellers = tx.createQueryBuilder(MarketOffer, 'seller_of').select('seller').where({ offerId: { $in: offerIds } });
+  const wallets = walletsLockQuery(tx, buyerIds, sellers);
+  const offers = tx
     .createQueryBuilder(MarketOffer, 'o')
-    .select(['*', raw('nextval(pg_get_serial_sequence(?, ?))::text as next_trade_id', [tx.getPlatform().quoteIdentifier(trades.tableName), trades.properties.tradeId.fieldNames[0]])])
-    .where({ offerId })
+    .select('*')
+    .where({ offerId: { $in: offerIds } })
     .andWhere(raw('(select count(*) from locked_wallets) >= 0'))
+    .orderBy({ offerId: 'asc' })
     .setLockMode(LockMode.PESSIMISTIC_WRITE);
+  const sequence = [tx.getPlatform().quoteIdentifier(trades.tableName), trades.properties.tradeId.fieldNames[0]];
   const rows = await tx.execute<Array<Record<string, unknown>>>(
-    sql`with locked_wallets as (${wallets.toRaw()}), locked_offer as (${offer.toRaw()})
-      select o.next_trade_id, ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
-      from locked_offer o left join locked_wallets w on true`,
+    sql`with locked_wallets as (${wallets.toRaw()}), locked_offers as (${offers.toRaw()}),
+      trade_ids as (select nextval(pg_get_serial_sequence(${sequence[0]}, ${sequence[1]}))::text as next_trade_id from generate_series(1, ${takes.length}))
+      select t.next_trade_id, ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
+      from locked_offers o full join locked_wallets w on false full join trade_ids t on false`,
   );
-  if (rows.length === 0) return null;
+  const offerRows = rows.filter(row => row.o__offer_id != null).map(row => tx.map(MarketOffer, columnsOf(row, 'o')));
   return {
-    offer: tx.map(MarketOffer, columnsOf(rows[0], 'o')),
-    // a row without a wallet is the offer alone: neither user has an active wallet
-    wallets: tradingWalletsOf(rows.filter(row => row.w__wallet_address !== null).map(row => tx.map(Wallet, columnsOf(row, 'w')))),
-    tradeId: rows[0].next_trade_id as string,
+    offers: new Map(offerRows.map(offer => [offer.offerId, offer])),
+    wallets: tradingWalletsOf(rows.filter(row => row.w__wallet_address != null).map(row => tx.map(Wallet, columnsOf(row, 'w')))),
+    tradeIds: rows.filter(row => row.next_trade_id != null).map(row => row.next_trade_id as string),
   };
 }
 
 /**
- * The caller takes `energyKwh` of an offer at its price, in one transaction: the buyer's trade
- * size limit is read, then one statement locks both trading wallets (FOR UPDATE, in address
- * order) and the offer row (`lockTrade`); the offer must be open, unexpired and hold the energy,
- * the buyer's IDRS cover it. Energy moves seller -> buyer and IDRS buyer -> seller, the offer's
- * remaining energy goes down (FILLED at zero), and the trade is inserted with one
- * transaction_log row per side, all in one flush. Any refusal rolls everything back. Many buyers
- * on one offer queue on its row: none can take what another took.
+ * One take of a batch, against the rows `lockTakes` locked as the takes before it left them: the
+ * offer must exist, be open, unexpired and hold the energy, be someone else's, and the trade fit
+ * the buyer's limit and the buyer's IDRS. Everything is checked before anything changes, so a
+ * refused take (it throws) leaves the batch's entities as they were. Energy moves seller -> buyer
+ * and IDRS buyer -> seller, the offer's remaining energy goes down (FILLED at zero), and the trade
+ * and one transaction_log row per side join the unit of work.
  */
-export async function takeOffer(em: EntityManager, buyerUserId: string, request: TakeRequest): Promise<TradeView> {
+function settleTake(tx: EntityManager, { buyerUserId, request }: Take, limits: LimitsView | Error | undefined, locks: TakeLocks, tradeId: string): IMarketTrade {
   const energy = positiveAmount(request.energyKwh, 'energyKwh');
+  if (limits instanceof Error) throw limits;
+  const offer = locks.offers.get(request.offerId);
+  if (!offer) throw new OfferNotFoundError(request.offerId);
+  const sellerUserId = offer.seller.userId;
+  if (sellerUserId === buyerUserId) throw new SelfTradeError();
+  if (!isOpen(offer)) throw new OfferUnavailableError(`Offer ${offer.offerId} is ${toOfferView(offer).status}: it can no longer be taken`);
+  const remaining = new Decimal(offer.remainingKwh);
+  if (remaining.lt(energy)) {
+    throw new OfferUnavailableError(`Offer ${offer.offerId} has ${offer.remainingKwh} kWh left, less than ${energy.toFixed(ENERGY.scale)}`);
+  }
+  const { maxTradeKwh } = limits!;
+  if (energy.gt(maxTradeKwh)) throw limitExceeded('maxTradeKwh', maxTradeKwh, `A trade of ${energy.toFixed()} kWh is larger than one trade may be`);
+  const price = new Decimal(offer.priceIdrsPerKwh);
+  const total = tradeTotal(energy, price);
+  if (total.isZero()) throw new InvalidAmountError('The total rounds to 0.00 IDRS: take more energy');
+  if (total.gt(LOG_AMOUNT.max)) throw new InvalidAmountError(`The total ${total.toFixed(2)} IDRS is above the limit of one trade`);
+  const buyerWallet = tradingWalletOf(locks.wallets, buyerUserId);
+  const sellerWallet = tradingWalletOf(locks.wallets, sellerUserId);
 
-  return em.transactional(async tx => {
-    // read before the locks (nothing locks limits), so that the rows stay locked for as few statements as can be
-    const { maxTradeKwh } = await limitsOf(tx, buyerUserId);
-    const locks = await lockTrade(tx, buyerUserId, request.offerId);
-    if (!locks) throw new OfferNotFoundError(request.offerId);
-    const { offer, wallets, tradeId } = locks;
-    const sellerUserId = offer.seller.userId;
-    if (sellerUserId === buyerUserId) throw new SelfTradeError();
-    if (!isOpen(offer)) throw new OfferUnavailableError(`Offer ${offer.offerId} is ${toOfferView(offer).status}: it can no longer be taken`);
-    const remaining = new Decimal(offer.remainingKwh);
-    if (remaining.lt(energy)) {
-      throw new OfferUnavailableError(`Offer ${offer.offerId} has ${offer.remainingKwh} kWh left, less than ${energy.toFixed(ENERGY.scale)}`);
-    }
-    if (energy.gt(maxTradeKwh)) throw limitExceeded('maxTradeKwh', maxTradeKwh, `A trade of ${energy.toFixed()} kWh is larger than one trade may be`);
-    const price = new Decimal(offer.priceIdrsPerKwh);
-    const total = tradeTotal(energy, price);
-    if (total.isZero()) throw new InvalidAmountError('The total rounds to 0.00 IDRS: take more energy');
-    if (total.gt(LOG_AMOUNT.max)) throw new InvalidAmountError(`The total ${total.toFixed(2)} IDRS is above the limit of one trade`);
-    const buyerWallet = tradingWalletOf(wallets, buyerUserId);
-    const sellerWallet = tradingWalletOf(wallets, sellerUserId);
+  const sellerEnergy = new Decimal(sellerWallet.energyBalance);
+  const buyerIdrs = new Decimal(buyerWallet.idrsBalance);
+  // The offer reserves the energy, so this holds unless the seller's trading wallet changed;
+  // the seller's balance is not the buyer's business: the message does not give it.
+  if (sellerEnergy.lt(energy)) throw new OfferUnavailableError(`The seller of offer ${offer.offerId} no longer holds ${energy.toFixed(ENERGY.scale)} kWh`);
+  if (buyerIdrs.lt(total)) {
+    throw new InsufficientBalanceError(`Your IDRS balance ${buyerWallet.idrsBalance} does not cover the total ${total.toFixed(IDRS.scale)} IDRS`);
+  }
+  // the new values first (fixed() refuses one that does not fit its column), then the changes
+  const balances = {
+    sellerEnergy: fixed(ENERGY, sellerEnergy.minus(energy)),
+    buyerEnergy: fixed(ENERGY, new Decimal(buyerWallet.energyBalance).plus(energy)),
+    buyerIdrs: fixed(IDRS, buyerIdrs.minus(total)),
+    sellerIdrs: fixed(IDRS, new Decimal(sellerWallet.idrsBalance).plus(total)),
+    remaining: fixed(ENERGY, remaining.minus(energy)),
+  };
+  sellerWallet.energyBalance = balances.sellerEnergy;
+  buyerWallet.energyBalance = balances.buyerEnergy;
+  buyerWallet.idrsBalance = balances.buyerIdrs;
+  sellerWallet.idrsBalance = balances.sellerIdrs;
+  offer.remainingKwh = balances.remaining;
+  if (remaining.eq(energy)) offer.status = 'FILLED';
 
-    const sellerEnergy = new Decimal(sellerWallet.energyBalance);
-    const buyerIdrs = new Decimal(buyerWallet.idrsBalance);
-    // The offer reserves the energy, so this holds unless the seller's trading wallet changed;
-    // the seller's balance is not the buyer's business: the message does not give it.
-    if (sellerEnergy.lt(energy)) throw new OfferUnavailableError(`The seller of offer ${offer.offerId} no longer holds ${energy.toFixed(ENERGY.scale)} kWh`);
-    if (buyerIdrs.lt(total)) {
-      throw new InsufficientBalanceError(`Your IDRS balance ${buyerWallet.idrsBalance} does not cover the total ${total.toFixed(IDRS.scale)} IDRS`);
-    }
-    sellerWallet.energyBalance = fixed(ENERGY, sellerEnergy.minus(energy));
-    buyerWallet.energyBalance = fixed(ENERGY, new Decimal(buyerWallet.energyBalance).plus(energy));
-    buyerWallet.idrsBalance = fixed(IDRS, buyerIdrs.minus(total));
-    sellerWallet.idrsBalance = fixed(IDRS, new Decimal(sellerWallet.idrsBalance).plus(total));
-    offer.remainingKwh = fixed(ENERGY, remaining.minus(energy));
-    if (remaining.eq(energy)) offer.status = 'FILLED';
-
-    const trade = tx.create(MarketTrade, {
-      tradeId,
-      buyer: tx.getReference(User, buyerUserId),
-      seller: tx.getReference(User, sellerUserId),
-      tradedEnergyKwh: fixed(ENERGY, energy),
-      priceIdrsPerKwh: offer.priceIdrsPerKwh,
-      totalIdrs: fixed(IDRS, total),
-      offer,
-    });
-    const terms = `${trade.tradedEnergyKwh} kWh at ${trade.priceIdrsPerKwh} IDRS/kWh`;
-    recordMovement(tx, {
-      userId: buyerUserId,
-      type: 'TRADE_BUY',
-      amount: total.negated().toFixed(IDRS.scale),
-      currency: 'IDRS',
-      description: `trade ${tradeId}: bought ${terms} from ${sellerUserId} (offer ${offer.offerId})`,
-    });
-    recordMovement(tx, {
-      userId: sellerUserId,
-      type: 'TRADE_SELL',
-      amount: trade.totalIdrs,
-      currency: 'IDRS',
-      description: `trade ${tradeId}: sold ${terms} to ${buyerUserId} (offer ${offer.offerId})`,
-    });
-    await tx.flush(); // the trade, both ledger rows, both wallets and the offer
-    return toTradeView(trade, buyerUserId);
+  const trade = tx.create(MarketTrade, {
+    tradeId,
+    buyer: tx.getReference(User, buyerUserId),
+    seller: tx.getReference(User, sellerUserId),
+    tradedEnergyKwh: fixed(ENERGY, energy),
+    priceIdrsPerKwh: offer.priceIdrsPerKwh,
+    totalIdrs: fixed(IDRS, total),
+    offer,
   });
+  const terms = `${trade.tradedEnergyKwh} kWh at ${trade.priceIdrsPerKwh} IDRS/kWh`;
+  recordMovement(tx, {
+    userId: buyerUserId,
+    type: 'TRADE_BUY',
+    amount: total.negated().toFixed(IDRS.scale),
+    currency: 'IDRS',
+    description: `trade ${tradeId}: bought ${terms} from ${sellerUserId} (offer ${offer.offerId})`,
+  });
+  recordMovement(tx, {
+    userId: sellerUserId,
+    type: 'TRADE_SELL',
+    amount: trade.totalIdrs,
+    currency: 'IDRS',
+    description: `trade ${tradeId}: sold ${terms} to ${buyerUserId} (offer ${offer.offerId})`,
+  });
+  return trade;
+}
+
+/**
+ * Whether a transaction that failed before its commit is worth one more attempt: its session was
+ * lost (terminated, a failover, a network cut) or it was a deadlock's victim. Not a timeout: a
+ * statement that waited its `statement_timeout` would only wait as long again.
+ */
+function worthRetrying(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (error instanceof DeadlockException) return true;
+  if (typeof code === 'string') return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
+  return /^Connection terminated/.test((error as Error).message);
+}
+
+/**
+ * Settles a batch of takes in one transaction, in their order: the buyers' limits are read (one
+ * statement, before the locks: nothing locks limits), one statement locks every row the batch
+ * writes (`lockTakes`), each take is checked and applied in memory (`settleTake`; a later take
+ * sees what the earlier ones left: two buyers of one offer cannot take more than it holds), and
+ * one flush writes the trades, their ledger rows, the wallets and the offers. A refused take is
+ * that take's outcome and changes nothing; the others settle. A transaction that fails before its
+ * commit (`worthRetrying`) is tried once more, on a new connection, from the start; any other
+ * failure, or one during the commit (whose outcome is unknown), fails the whole batch: it throws.
+ */
+export async function settleTakes(em: EntityManager, takes: Take[], retries = 1): Promise<TakeOutcome[]> {
+  let committing = false;
+  try {
+    return await em.fork().transactional(async tx => {
+      const limits = await limitsOfUsers(tx, takes.map(take => take.buyerUserId));
+      const locks = await lockTakes(tx, takes);
+      const outcomes = takes.map((take, index): IMarketTrade | Error => {
+        try {
+          return settleTake(tx, take, limits.get(take.buyerUserId), locks, locks.tradeIds[index]);
+        } catch (error) {
+          return error as Error;
+        }
+      });
+      await tx.flush(); // the trades, their ledger rows, the wallets and the offers
+      committing = true;
+      return outcomes.map((outcome, index) => (outcome instanceof Error ? outcome : toTradeView(outcome, takes[index].buyerUserId)));
+    });
+  } catch (error) {
+    if (committing || retries === 0 || !worthRetrying(error)) throw error;
+    return settleTakes(em, takes, retries - 1);
+  }
+}
+
+/** One take on its own (`settleTakes` of one): its trade, or it throws why it was refused. */
+export async function takeOffer(em: EntityManager, buyerUserId: string, request: TakeRequest): Promise<TradeView> {
+  const [outcome] = await settleTakes(em, [{ buyerUserId, request }]);
+  if (outcome instanceof Error) throw outcome;
+  return outcome;
 }
 
 /** The trades the user bought or sold in, newest first, and how many there are. */

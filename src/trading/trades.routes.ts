@@ -3,7 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
 import { pageQuerySchema, serialIdSchema, strictObject, timestampSchema } from '../http/schemas.ts';
 import { ENERGY } from '../ledger/amounts.ts';
-import { findOwnTrade, listTrades, takeOffer, toTradeView } from './trade.service.ts';
+import type { AppConfig } from '../config.ts';
+import { TradeDesk } from './trade-desk.ts';
+import { findOwnTrade, listTrades, toTradeView } from './trade.service.ts';
 
 const tradeSchema = Type.Object({
   tradeId: Type.String(),
@@ -36,12 +38,15 @@ const oneSchema = {
   response: { 200: tradeSchema, ...problemResponses },
 };
 
-/** Taking another user's offer, and the caller's own trades (any other is 404). */
-const tradeRoutes: FastifyPluginAsyncTypebox = async app => {
+/** Taking another user's offer (settled in batches by the instance's TradeDesk), and the caller's own trades (any other is 404). */
+const tradeRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (app, { config }) => {
+  const desk = new TradeDesk(app.orm.em, config.tradeBatches);
+  // the takes already handed to the desk are settled before the ORM closes
+  app.addHook('onClose', () => desk.drained());
   app.addHook('onRequest', app.authenticate);
 
   app.post('/trades', { schema: takeSchema }, async (request, reply) => {
-    const trade = await takeOffer(request.em, request.userId, request.body);
+    const trade = await desk.take(request.userId, request.body);
     return reply.code(201).send(trade);
   });
 

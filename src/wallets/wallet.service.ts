@@ -1,5 +1,5 @@
-import { LockMode, type RawQueryFragment } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager, QueryBuilder } from '@mikro-orm/postgresql';
 import { NoActiveWalletError, WalletNotFoundError } from '../errors.ts';
 import { Wallet, type IWallet } from './wallet.entity.ts';
 
@@ -50,16 +50,16 @@ export async function findOwnWallet(em: EntityManager, userId: string, walletAdd
 
 /**
  * The statement that locks (`SELECT ... FOR UPDATE`, inside the caller's transaction) the active
- * wallets of `userIds`: every writer of wallets locks them with it, in wallet_address order and in
- * one statement, so two transactions never wait on each other in a cycle. A user id may be a
- * subquery (`sql\`(select ...)\``), so a caller can lock with it more than the wallets in one
- * round trip (`takeOffer` embeds it, with the offer's seller as a subquery).
+ * wallets of some users: every writer of wallets locks them with it, in wallet_address order and
+ * in one statement, so two transactions never wait on each other in a cycle. Each of `userSets` is
+ * a list of user ids or a query that selects user ids (`settleTakes` passes the sellers of the
+ * offers it takes, so that one round trip locks the wallets of both sides).
  */
-export function walletsLockQuery(em: EntityManager, userIds: Array<string | RawQueryFragment>) {
+export function walletsLockQuery(em: EntityManager, ...userSets: Array<string[] | QueryBuilder<any>>) {
   return em
     .createQueryBuilder(Wallet, 'w')
     .select('*')
-    .where({ user: { $in: userIds as string[] }, isActive: true })
+    .where({ isActive: true, $or: userSets.map(users => ({ user: { $in: users as string[] } })) })
     .orderBy({ walletAddress: 'asc' })
     .setLockMode(LockMode.PESSIMISTIC_WRITE);
 }

@@ -103,22 +103,22 @@ describe('every connection of the pool held', () => {
   });
 
   it('makes a request wait for a connection at most DATABASE_ACQUIRE_TIMEOUT_MS: readiness says 503, then recovers', async () => {
-    // a session of the test's own locks the seller's wallet: every trade holds its pooled connection waiting for it
+    // a session of the test's own locks the seller's wallet: every offer the seller publishes
+    // holds its pooled connection waiting for it (trades would not: they queue for one transaction
+    // of the instance's trade desk), and a trade of the same wallet waits behind them
     const locker = await api.db.connect();
-    let trades: Array<Promise<{ statusCode: number }>> = [];
+    let offers: Array<Promise<{ statusCode: number }>> = [];
+    let trade: Promise<{ statusCode: number }> | undefined;
     try {
       await locker.query('begin');
       await locker.query('select 1 from wallet where wallet_address = $1 for update', [seller.walletAddress]);
       const pool = await api.app.orm.em.getConnection().getNativeClient();
-      trades = Array.from({ length: 12 }, () =>
-        api.app.inject({
-          method: 'POST',
-          url: '/trades',
-          headers: buyer.headers,
-          payload: { offerId: sellersOffer, energyKwh: '0.001' },
-        }),
+      const expiresAt = new Date(Date.now() + 86_400_000).toISOString();
+      offers = Array.from({ length: 12 }, () =>
+        api.app.inject({ method: 'POST', url: '/offers', headers: seller.headers, payload: { energyKwh: '0.001', priceIdrsPerKwh: '1500.00', expiresAt } }),
       );
-      // every pooled connection is a trade waiting for the lock
+      trade = api.app.inject({ method: 'POST', url: '/trades', headers: buyer.headers, payload: { offerId: sellersOffer, energyKwh: '0.001' } });
+      // every pooled connection is an offer (or the trade) waiting for the lock
       await vi.waitFor(async () => {
         const [{ waiting }] = await api.db.query(
           `select count(*)::int as waiting from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
@@ -132,8 +132,8 @@ describe('every connection of the pool held', () => {
       await locker.query('rollback');
       locker.release();
     }
-    const replies = await Promise.all(trades);
-    // trades that got a connection went through once the lock was gone; the others failed fast
+    const replies = await Promise.all([...offers, trade!]);
+    // requests that got a connection went through once the lock was gone; the others failed fast
     expect(replies.filter(reply => reply.statusCode === 201).length).toBeGreaterThan(0);
     for (const reply of replies) expect([201, 500]).toContain(reply.statusCode);
     await vi.waitFor(async () => expect((await api.app.inject('/health/ready')).statusCode).toBe(200), { timeout: 30_000, interval: 100 });

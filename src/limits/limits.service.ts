@@ -1,3 +1,4 @@
+import { raw, type RawQueryFragment } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { LimitExceededError, ReferenceDataMissingError, UserNotFoundError, withProblemDetails } from '../errors.ts';
 import { Decimal, ENERGY, fixed } from '../ledger/amounts.ts';
@@ -39,7 +40,8 @@ const LIMITS_SQL = `select asked.user_id, u.user_id is not null as known, d.id i
   left join user_limit l on l.user_id = asked.user_id
   left join limit_defaults d on d.id = 1`;
 
-interface LimitsRow {
+/** One row of LIMITS_SQL. */
+export interface LimitsRow {
   user_id: string;
   known: boolean;
   defaults: boolean;
@@ -62,16 +64,13 @@ export function defaultLimitsMissing(): Error {
   );
 }
 
-/**
- * Each of `userIds`' limits, or why there are none (404 for an unknown user, 503 while the
- * defaults are missing), in one statement (see LIMITS_SQL). Runs in `em`'s transaction, if any.
- */
-export async function limitsOfUsers(em: EntityManager, userIds: string[]): Promise<Map<string, LimitsView | Error>> {
-  const rows = await em.execute<LimitsRow[]>(LIMITS_SQL, [[...new Set(userIds)]]);
-  return new Map(rows.map(row => [row.user_id, toLimitsView(row)]));
+/** The statement that reads `userIds`' limits (LIMITS_SQL), for a caller to run alone or inside a larger one (`settleTakes`). */
+export function limitsQuery(userIds: string[]): RawQueryFragment {
+  return raw(LIMITS_SQL, [[...new Set(userIds)]]);
 }
 
-function toLimitsView(row: LimitsRow): LimitsView | Error {
+/** A user's limits from their row of `limitsQuery`, or why there are none: 404 for an unknown user, 503 while the defaults are missing. */
+export function toLimitsView(row: LimitsRow): LimitsView | Error {
   if (!row.known) return new UserNotFoundError(row.user_id);
   if (!row.defaults) return defaultLimitsMissing();
   const custom: LimitName[] = [];
@@ -81,9 +80,10 @@ function toLimitsView(row: LimitsRow): LimitsView | Error {
   return { userId: row.user_id, maxMeters: row.max_meters, maxOpenOffers: row.max_open_offers, maxTradeKwh: row.max_trade_kwh, custom };
 }
 
-/** One user's limits (`limitsOfUsers`); throws the 404 or 503. */
+/** One user's limits (`limitsQuery`), in `em`'s transaction if any; throws the 404 or 503. */
 async function readLimits(em: EntityManager, userId: string): Promise<LimitsView> {
-  const limits = (await limitsOfUsers(em, [userId])).get(userId)!;
+  const [row] = await em.execute<LimitsRow[]>(limitsQuery([userId]));
+  const limits = toLimitsView(row);
   if (limits instanceof Error) throw limits;
   return limits;
 }

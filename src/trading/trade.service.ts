@@ -4,7 +4,7 @@ import { InsufficientBalanceError, InvalidAmountError, OfferNotFoundError, Offer
 import type { PageQuery } from '../http/schemas.ts';
 import { Decimal, ENERGY, fixed, IDRS, LOG_AMOUNT, positiveAmount } from '../ledger/amounts.ts';
 import { recordMovement } from '../ledger/ledger.service.ts';
-import { limitExceeded, limitsOfUsers, type LimitsView } from '../limits/limits.service.ts';
+import { limitExceeded, limitsQuery, toLimitsView, type LimitsRow, type LimitsView } from '../limits/limits.service.ts';
 import { User } from '../users/user.entity.ts';
 import { Wallet, type IWallet } from '../wallets/wallet.entity.ts';
 import { tradingWalletOf, tradingWalletsOf, walletsLockQuery } from '../wallets/wallet.service.ts';
@@ -60,8 +60,9 @@ export interface Take {
 /** What became of a take: its trade, or why it was refused (an error with the status of its reply). */
 export type TakeOutcome = TradeView | Error;
 
-/** What `lockTakes` holds for a batch of takes: their offers, the trading wallets of both sides, ids for their trades. */
+/** What `lockTakes` holds and reads for a batch of takes: their offers, the trading wallets of both sides, ids for their trades, the buyers' limits. */
 interface TakeLocks {
+  limits: Map<string, LimitsView | Error>;
   offers: Map<string, IMarketOffer>;
   wallets: Map<string, IWallet>;
   tradeIds: string[];
@@ -85,7 +86,8 @@ function columnsOf(row: Record<string, unknown>, alias: string): Record<string, 
 }
 
 /**
- * Locks what a batch of takes writes, in one statement (one round trip): the active wallets of
+ * Reads the buyers' limits (`limitsQuery`: nothing locks limits) and locks what a batch of takes
+ * writes, in one statement (one round trip): the active wallets of
  * the buyers and of the offers' sellers (`walletsLockQuery`: in address order, as every writer of
  * wallets), then the offers' rows (in id order), and draws one trade id per take from the trade
  * sequence (so the ledger rows can name their trade in the same flush; a refused take leaves a
@@ -93,8 +95,9 @@ function columnsOf(row: Record<string, unknown>, alias: string): Record<string, 
  * the locked wallets, and PostgreSQL evaluates such a condition (a one-time filter) before it
  * reads, let alone locks, an offer. Every writer takes wallets before offers, so no two
  * transactions wait on each other in a cycle. Each row holds an offer, a wallet or a trade id
- * (`full join ... on false`); the entities come back managed by `tx`'s unit of work, like those
- * of `em.find`. An offer that does not exist is missing from `offers`.
+ * (`full join ... on false`) or a buyer's limits (as JSON: integers, booleans and text); the
+ * entities come back managed by `tx`'s unit of work, like those of `em.find`. An offer that does
+ * not exist is missing from `offers`.
  */
 async function lockTakes(tx: EntityManager, takes: Take[]): Promise<TakeLocks> {
   const offerIds = [...new Set(takes.map(take => take.request.offerId))];
@@ -111,13 +114,15 @@ async function lockTakes(tx: EntityManager, takes: Take[]): Promise<TakeLocks> {
     .setLockMode(LockMode.PESSIMISTIC_WRITE);
   const sequence = [tx.getPlatform().quoteIdentifier(trades.tableName), trades.properties.tradeId.fieldNames[0]];
   const rows = await tx.execute<Array<Record<string, unknown>>>(
-    sql`with locked_wallets as (${wallets.toRaw()}), locked_offers as (${offers.toRaw()}),
+    sql`with buyer_limits as (${limitsQuery(buyerIds)}), locked_wallets as (${wallets.toRaw()}), locked_offers as (${offers.toRaw()}),
       trade_ids as (select nextval(pg_get_serial_sequence(${sequence[0]}, ${sequence[1]}))::text as next_trade_id from generate_series(1, ${takes.length}))
-      select t.next_trade_id, ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
-      from locked_offers o full join locked_wallets w on false full join trade_ids t on false`,
+      select t.next_trade_id, to_json(l) as limits, ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
+      from locked_offers o full join locked_wallets w on false full join trade_ids t on false full join buyer_limits l on false`,
   );
+  const limitRows = rows.filter(row => row.limits != null).map(row => row.limits as LimitsRow);
   const offerRows = rows.filter(row => row.o__offer_id != null).map(row => tx.map(MarketOffer, columnsOf(row, 'o')));
   return {
+    limits: new Map(limitRows.map(row => [row.user_id, toLimitsView(row)])),
     offers: new Map(offerRows.map(offer => [offer.offerId, offer])),
     wallets: tradingWalletsOf(rows.filter(row => row.w__wallet_address != null).map(row => tx.map(Wallet, columnsOf(row, 'w')))),
     tradeIds: rows.filter(row => row.next_trade_id != null).map(row => row.next_trade_id as string),
@@ -132,8 +137,9 @@ async function lockTakes(tx: EntityManager, takes: Take[]): Promise<TakeLocks> {
  * and IDRS buyer -> seller, the offer's remaining energy goes down (FILLED at zero), and the trade
  * and one transaction_log row per side join the unit of work.
  */
-function settleTake(tx: EntityManager, { buyerUserId, request }: Take, limits: LimitsView | Error | undefined, locks: TakeLocks, tradeId: string): IMarketTrade {
+function settleTake(tx: EntityManager, { buyerUserId, request }: Take, locks: TakeLocks, tradeId: string): IMarketTrade {
   const energy = positiveAmount(request.energyKwh, 'energyKwh');
+  const limits = locks.limits.get(buyerUserId)!;
   if (limits instanceof Error) throw limits;
   const offer = locks.offers.get(request.offerId);
   if (!offer) throw new OfferNotFoundError(request.offerId);
@@ -144,7 +150,7 @@ function settleTake(tx: EntityManager, { buyerUserId, request }: Take, limits: L
   if (remaining.lt(energy)) {
     throw new OfferUnavailableError(`Offer ${offer.offerId} has ${offer.remainingKwh} kWh left, less than ${energy.toFixed(ENERGY.scale)}`);
   }
-  const { maxTradeKwh } = limits!;
+  const { maxTradeKwh } = limits;
   if (energy.gt(maxTradeKwh)) throw limitExceeded('maxTradeKwh', maxTradeKwh, `A trade of ${energy.toFixed()} kWh is larger than one trade may be`);
   const price = new Decimal(offer.priceIdrsPerKwh);
   const total = tradeTotal(energy, price);
@@ -216,9 +222,8 @@ function worthRetrying(error: unknown): boolean {
 }
 
 /**
- * Settles a batch of takes in one transaction, in their order: the buyers' limits are read (one
- * statement, before the locks: nothing locks limits), one statement locks every row the batch
- * writes (`lockTakes`), each take is checked and applied in memory (`settleTake`; a later take
+ * Settles a batch of takes in one transaction, in their order: one statement reads the buyers'
+ * limits and locks every row the batch writes (`lockTakes`), each take is checked and applied in memory (`settleTake`; a later take
  * sees what the earlier ones left: two buyers of one offer cannot take more than it holds), and
  * one flush writes the trades, their ledger rows, the wallets and the offers. A refused take is
  * that take's outcome and changes nothing; the others settle. A transaction that fails before its
@@ -229,11 +234,10 @@ export async function settleTakes(em: EntityManager, takes: Take[], retries = 1)
   let committing = false;
   try {
     return await em.fork().transactional(async tx => {
-      const limits = await limitsOfUsers(tx, takes.map(take => take.buyerUserId));
       const locks = await lockTakes(tx, takes);
       const outcomes = takes.map((take, index): IMarketTrade | Error => {
         try {
-          return settleTake(tx, take, limits.get(take.buyerUserId), locks, locks.tradeIds[index]);
+          return settleTake(tx, take, locks, locks.tradeIds[index]);
         } catch (error) {
           return error as Error;
         }

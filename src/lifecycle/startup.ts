@@ -2,7 +2,6 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { MikroORM, Options } from '@mikro-orm/postgresql';
-import { buildApp } from '../app.ts';
 import { describeError } from '../describe-error.ts';
 import { requireAdminToken, type AppConfig } from '../config.ts';
 import { createOrm } from '../orm.ts';
@@ -46,7 +45,16 @@ export async function startService({ config, ormOverrides, phases: before = {} }
   }
   const phases = new PhaseTimer(before);
   const orm = await phases.time('orm', () => createOrm(config, { migrations: { silent: true }, ...ormOverrides }));
+  // Steps that wait on PostgreSQL overlap steps that keep the CPU busy: the app's modules load
+  // while the connection is made, and the migrations' state is read while the app is built.
+  const appModule = import('../app.ts');
+  appModule.catch(() => {}); // awaited below, unless the database is out of reach first
   await phases.time('connect', () => connectWithRetry(orm, config.databaseConnectTimeoutMs));
+  const { buildApp } = await phases.time('appModules', () => appModule);
+  // memoized by the migrator: the run or the status below reads it; a failure is theirs to report
+  migratorOf(orm)
+    .known()
+    .catch(() => {});
 
   const redis = createRedis(config);
   const app = await phases.time('app', () => buildApp({ config, orm, redis }));

@@ -19,7 +19,7 @@ const UPLOT_FILES = new Set(['/uPlot.iife.min.js', '/uPlot.min.css']);
  */
 export default async function adminUi(app: FastifyInstance): Promise<void> {
   // @fastify/static (and @fastify/send, mime) loads with the first request for the page, not at start
-  const serveFiles = lazyApp('the operator page', async inner => {
+  const serveFiles = lazyApp(app, 'the operator page', async inner => {
     const { default: fastifyStatic } = await import('@fastify/static');
     await inner.register(fastifyStatic, {
       root: join(dirname(fileURLToPath(import.meta.url)), 'ui'),

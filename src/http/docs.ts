@@ -30,7 +30,7 @@ export default fp(
       const [segment] = route.url.split('/').filter(Boolean);
       if (segment) route.schema = { ...route.schema, tags: [segment] };
     });
-    const serveDocs = lazyApp('the API documentation', async inner => {
+    const serveDocs = lazyApp(app, 'the API documentation', async inner => {
       const [{ default: swagger }, { default: swaggerUi }] = await Promise.all([import('@fastify/swagger'), import('@fastify/swagger-ui')]);
       for (const schema of Object.values(app.getSchemas())) inner.addSchema(schema as { $id: string });
       // the routes are here to be described, never called: nothing to compile

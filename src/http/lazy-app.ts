@@ -10,10 +10,13 @@ const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encodi
  * whose libraries take tens of ms to load is not loaded at start (bench:startup). GET requests
  * (and HEAD, as GET) are passed on with `inject`, URL and headers as they came; the reply goes out through
  * the outer app (its hooks, security headers and request log line). A build that fails is
- * answered 503 LOAD_FAILED and tried again on the next request.
+ * answered 503 LOAD_FAILED and tried again on the next request. The inner app closes with `app`.
  */
-export function lazyApp(name: string, build: (inner: FastifyInstance) => Promise<void>) {
+export function lazyApp(app: FastifyInstance, name: string, build: (inner: FastifyInstance) => Promise<void>) {
   let loading: Promise<FastifyInstance> | undefined;
+  app.addHook('onClose', async () => {
+    await (await loading?.catch(() => undefined))?.close();
+  });
   const load = async () => {
     const inner = Fastify();
     await build(inner);

@@ -5,10 +5,10 @@ import problemDetails from '../../src/http/problem-details.ts';
 
 // Parts of the app loaded by their first request (src/http/lazy-app.ts: /docs, /admin/ui).
 describe('an app loaded on first request', () => {
-  async function outerWith(build: Parameters<typeof lazyApp>[1]) {
+  async function outerWith(build: Parameters<typeof lazyApp>[2]) {
     const app = Fastify();
     await app.register(problemDetails);
-    const serve = lazyApp('the test page', build);
+    const serve = lazyApp(app, 'the test page', build);
     app.get('/page/*', { schema: { hide: true } }, serve);
     await app.ready();
     return app;
@@ -16,8 +16,12 @@ describe('an app loaded on first request', () => {
 
   it('is built once, by the first request, and answers as its own routes do (status, headers, body, HEAD)', async () => {
     let builds = 0;
+    let closed = false;
     const app = await outerWith(async inner => {
       builds++;
+      inner.addHook('onClose', async () => {
+        closed = true;
+      });
       inner.get('/page/text', async (_request, reply) => reply.header('cache-control', 'no-store').type('text/plain').send('hello'));
       inner.get('/page/old', async (_request, reply) => reply.redirect('/page/text'));
     });
@@ -41,6 +45,7 @@ describe('an app loaded on first request', () => {
     expect(missing.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(builds).toBe(1);
     await app.close();
+    expect(closed).toBe(true);
   });
 
   it('answers 503 LOAD_FAILED while it cannot be loaded, and loads on a later request once it can', async () => {

@@ -1,8 +1,8 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { lazyApp } from '../http/lazy-app.ts';
 
 /** Where the operator page lives. */
 export const ADMIN_UI_PREFIX = '/admin/ui/';
@@ -18,19 +18,24 @@ const UPLOT_FILES = new Set(['/uPlot.iife.min.js', '/uPlot.min.css']);
  * kept in sessionStorage and sent as a bearer header only.
  */
 export default async function adminUi(app: FastifyInstance): Promise<void> {
-  await app.register(fastifyStatic, {
-    root: join(dirname(fileURLToPath(import.meta.url)), 'ui'),
-    prefix: ADMIN_UI_PREFIX,
-    // the page changes with every release; a stale one would call routes that moved
-    cacheControl: true,
-    maxAge: 0,
+  // @fastify/static (and @fastify/send, mime) loads with the first request for the page, not at start
+  const serveFiles = lazyApp(app, 'the operator page', async inner => {
+    const { default: fastifyStatic } = await import('@fastify/static');
+    await inner.register(fastifyStatic, {
+      root: join(dirname(fileURLToPath(import.meta.url)), 'ui'),
+      prefix: ADMIN_UI_PREFIX,
+      // the page changes with every release; a stale one would call routes that moved
+      cacheControl: true,
+      maxAge: 0,
+    });
+    await inner.register(fastifyStatic, {
+      root: UPLOT_DIST,
+      prefix: `${ADMIN_UI_PREFIX}vendor/uplot/`,
+      decorateReply: false,
+      allowedPath: pathName => UPLOT_FILES.has(pathName),
+    });
   });
-  await app.register(fastifyStatic, {
-    root: UPLOT_DIST,
-    prefix: `${ADMIN_UI_PREFIX}vendor/uplot/`,
-    decorateReply: false,
-    allowedPath: pathName => UPLOT_FILES.has(pathName),
-  });
+  app.get(`${ADMIN_UI_PREFIX}*`, { schema: { hide: true } }, serveFiles);
   // the page's relative links need the trailing slash
   app.get(ADMIN_UI_PREFIX.slice(0, -1), { schema: { hide: true } }, (_request, reply) => reply.redirect(ADMIN_UI_PREFIX));
 }

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../http/schema-builder.ts';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
 import { idSchema, nullableString, serialIdSchema, strictObject, timestampSchema } from '../http/schemas.ts';

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../http/schema-builder.ts';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { pendingReferenceData } from '../lifecycle/schema-lifecycle.ts';
 import { describeHolder, readHolder } from '../schema/fleet-lock.ts';

@@ -6,6 +6,9 @@ import { parseJsonExactly } from './exact-json.ts';
 import { noQuerySchema } from './schemas.ts';
 import { validateStrictly } from './strict-validation.ts';
 
+/** How long after listening the route schemas no request has needed yet start compiling. */
+export const BACKGROUND_COMPILE_DELAY_MS = 1000;
+
 // Methods whose requests Fastify reads a body of.
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
@@ -29,12 +32,18 @@ export default fp(
   async app => {
     validateStrictly(app);
     parseJsonExactly(app);
-    // route schemas compile on first use; once listening, the rest compile in the background
+    // Route schemas compile on first use; the rest in the background, starting a while after
+    // the server listens: begun at once, they ran between the awaits of the first readiness
+    // probes (one cold compile, up to tens of ms, at every turn) and delayed the first 200.
+    let backgroundCompile: NodeJS.Timeout | undefined;
     app.addHook('onListen', async () => {
-      void compilePending().then(errors => {
-        for (const error of errors) app.log.error({ err: error }, 'a route schema does not compile: its route answers 500');
-      });
+      backgroundCompile = setTimeout(() => {
+        void compilePending().then(errors => {
+          for (const error of errors) app.log.error({ err: error }, 'a route schema does not compile: its route answers 500');
+        });
+      }, BACKGROUND_COMPILE_DELAY_MS).unref();
     });
+    app.addHook('onClose', async () => clearTimeout(backgroundCompile));
     app.addHook('onRoute', route => {
       if (route.url.startsWith('/docs') || route.schema?.hide) return;
       if (!route.schema?.querystring) route.schema = { ...route.schema, querystring: noQuerySchema };

@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { createRequire } from 'node:module';
 import fp from 'fastify-plugin';
 import type { FastifyError } from 'fastify';
 import {
@@ -10,6 +10,11 @@ import {
   UnsupportedMediaTypeError,
   ValidationFailedError,
 } from '../errors.ts';
+
+// Required, not imported: an ES import of node:http makes Node build its ES module facade,
+// which reads every export, and reading `WebSocket`, `fetch` and the like loads undici, all of it
+// (40 to 100 ms of a start, bench:startup) for a table of status texts.
+const { STATUS_CODES } = createRequire(import.meta.url)('node:http') as typeof import('node:http');
 
 /** What every error reply carries (RFC 9457), as `application/problem+json`. */
 export interface Problem {

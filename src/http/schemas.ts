@@ -1,6 +1,7 @@
 // JSON schema pieces shared by the routes (TypeBox: each is a JSON schema and the TypeScript
 // type of what it validates, so a route's types come from its schemas).
-import { Type, type Static, type TProperties } from 'typebox';
+import type { Static, TProperties } from 'typebox';
+import { Type } from './schema-builder.ts';
 
 /**
  * An object that takes only `properties`: what every request object schema is built with, so

@@ -8,7 +8,11 @@ import { exactDecimalKeyword } from './exact-json.ts';
 // types: `{ "to_": "..." }` would become `{}`, and an admin `up` with it would apply every
 // pending migration; `{ "capacityKW": "5" }` would register a meter of capacity 0. These
 // validators refuse what they do not know instead.
-const common = { allErrors: false, removeAdditional: false, useDefaults: true, strict: false, verbose: true } as const;
+// validateSchema off: checking each schema against the JSON Schema meta-schema first compiles
+// the meta-schema, about 45 ms per instance on the first request of a fresh process (the first
+// readiness probe, bench:startup). The routes' schemas are checked by a test instead
+// (describeInvalidRouteSchemas).
+const common = { allErrors: false, removeAdditional: false, useDefaults: true, strict: false, verbose: true, validateSchema: false } as const;
 
 function validatorFor(coerceTypes: false | 'array'): Ajv {
   const ajv = new Ajv({ ...common, coerceTypes });
@@ -48,8 +52,22 @@ function compile(ajv: Ajv, schema: unknown): ValidateFunction {
   return validate;
 }
 
+// every distinct schema a route validates with, as validated, for describeInvalidRouteSchemas
+const routeSchemas = new Map<string, unknown>();
+
+/**
+ * The route schemas (as validated) that the JSON Schema meta-schema refuses, with Ajv's reasons:
+ * the check the validators skip at run time, for a test to make over the whole app.
+ */
+export function describeInvalidRouteSchemas(): Array<{ schema: unknown; errors: string }> {
+  const checker = new Ajv({ strict: false });
+  return [...routeSchemas.values()].filter(schema => !checker.validateSchema(schema as AnySchema)).map(schema => ({ schema, errors: checker.errorsText() }));
+}
+
 /** A validator Fastify can call at once, compiled on first use (see compileOnFirstUse). */
 function validatorOnFirstUse(ajv: Ajv, schema: unknown) {
+  const strict = strictSchema(schema);
+  routeSchemas.set(JSON.stringify(strict), strict);
   const compiledValidator = compileOnFirstUse(() => compile(ajv, schema));
   const validate = (data: unknown, context?: Parameters<ValidateFunction>[1]) => {
     const compiledValidate = compiledValidator();

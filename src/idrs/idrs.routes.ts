@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../http/schema-builder.ts';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { problemResponses } from '../http/problem-details.ts';
 import { pageQuerySchema, serialIdSchema, strictObject, timestampSchema, walletAddressSchema } from '../http/schemas.ts';

@@ -1,4 +1,5 @@
-import { Type, type TUnsafe } from 'typebox';
+import type { TUnsafe } from 'typebox';
+import { Type } from '../http/schema-builder.ts';
 import { Decimal as BaseDecimal } from 'decimal.js';
 import { BalanceLimitError, InvalidAmountError } from '../errors.ts';
 

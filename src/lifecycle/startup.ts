@@ -1,7 +1,7 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { MikroORM, Options } from '@mikro-orm/postgresql';
-import { buildApp } from '../app.ts';
 import { describeError } from '../describe-error.ts';
 import { requireAdminToken, type AppConfig } from '../config.ts';
 import { createOrm } from '../orm.ts';
@@ -19,6 +19,8 @@ export interface StartOptions {
   config: AppConfig;
   /** MikroORM options on top of the configuration (tests point migrations elsewhere). */
   ormOverrides?: Partial<Options>;
+  /** What ran before startService and how long it took, in ms (src/server.ts: loading the modules, the configuration). */
+  phases?: Record<string, number>;
 }
 
 export interface RunningService {
@@ -35,28 +37,38 @@ export interface RunningService {
  * Aborting `shutdown` during the migrations ends startup cleanly after the batch in progress
  * (never half a batch); startup then returns `undefined`.
  */
-export async function startService({ config, ormOverrides }: StartOptions, shutdown?: AbortSignal): Promise<RunningService | undefined> {
+export async function startService({ config, ormOverrides, phases: before = {} }: StartOptions, shutdown?: AbortSignal): Promise<RunningService | undefined> {
   try {
     requireAdminToken(config);
   } catch (error) {
     throw new StartupError((error as Error).message);
   }
-  const orm = await createOrm(config, { migrations: { silent: true }, ...ormOverrides });
-  await connectWithRetry(orm, config.databaseConnectTimeoutMs);
+  const phases = new PhaseTimer(before);
+  const orm = await phases.time('orm', () => createOrm(config, { migrations: { silent: true }, ...ormOverrides }));
+  // Steps that wait on PostgreSQL overlap steps that keep the CPU busy: the app's modules load
+  // while the connection is made, and the migrations' state is read while the app is built.
+  const appModule = import('../app.ts');
+  appModule.catch(() => {}); // awaited below, unless the database is out of reach first
+  await phases.time('connect', () => connectWithRetry(orm, config.databaseConnectTimeoutMs));
+  const { buildApp } = await phases.time('appModules', () => appModule);
+  // memoized by the migrator: the run or the status below reads it; a failure is theirs to report
+  migratorOf(orm)
+    .known()
+    .catch(() => {});
 
   const redis = createRedis(config);
-  const app = await buildApp({ config, orm, redis });
+  const app = await phases.time('app', () => buildApp({ config, orm, redis }));
   shutdown?.addEventListener('abort', () => migratorOf(orm).pipeline.requestStop(), { once: true });
   redis.connect().catch(() => {
     // the redis plugin reports it; the service runs uncached until Redis is back
   });
 
   if (config.migrationsRun) {
-    const report = await app.lifecycle.migrate('up', undefined, { origin: 'startup' }).catch(async (error: Error) => {
+    const report = await phases.time('migrations', () => app.lifecycle.migrate('up', undefined, { origin: 'startup' }).catch(async (error: Error) => {
       // refused before anything ran (an applied migration edited or deleted, an unknown schema)
       await app.close();
       throw new StartupError(error.message, { cause: error });
-    });
+    }));
     if (report.failure) {
       await app.close();
       throw new StartupError(report.failure.message);
@@ -65,7 +77,7 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
       app.log.error({ verification: report.verification }, 'schema verification FAILED after migrating; see the report');
     }
   } else {
-    const { pending } = await app.lifecycle.status();
+    const { pending } = await phases.time('migrations', () => app.lifecycle.status());
     if (pending.length > 0) {
       app.log.warn(
         { pendingMigrations: pending },
@@ -73,7 +85,7 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
       );
     }
   }
-  if (config.referenceSeedRun && !shutdown?.aborted) await applyReferenceDataAtStartup(app, config);
+  if (config.referenceSeedRun && !shutdown?.aborted) await phases.time('referenceData', () => applyReferenceDataAtStartup(app, config));
   if (shutdown?.aborted) {
     await app.close();
     return undefined;
@@ -84,7 +96,9 @@ export async function startService({ config, ormOverrides }: StartOptions, shutd
     // and before the listening line, so whoever waits for that line finds the token too
     process.stdout.write(`enerlink: ADMIN_TOKEN is not set; this process generated one (development only, valid until it exits): ${config.adminToken}\n`);
   }
-  await app.listen({ port: config.port, host: config.host });
+  await phases.time('listen', () => app.listen({ port: config.port, host: config.host }));
+  // since the process started (Node's time origin), so it includes loading the modules
+  app.log.info({ startupMs: Math.round(performance.now()), phases: phases.done() }, 'started');
   return {
     app,
     orm,
@@ -113,6 +127,28 @@ async function applyReferenceDataAtStartup(app: FastifyInstance, config: AppConf
   const { summary, changed } = describeReferenceReport(report);
   app.log.info({ applied: report.applied, unchanged: report.unchanged }, summary);
   if (changed) app.log.error({ changed: report.changed.map(({ name }) => name) }, changed);
+}
+
+/** How long each step of startup took, in ms, in the order they ran. */
+class PhaseTimer {
+  readonly #phases: Record<string, number>;
+
+  constructor(before: Record<string, number>) {
+    this.#phases = { ...before };
+  }
+
+  async time<T>(name: string, step: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      return await step();
+    } finally {
+      this.#phases[name] = (this.#phases[name] ?? 0) + performance.now() - started;
+    }
+  }
+
+  done(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this.#phases).map(([name, ms]) => [name, Math.round(ms)]));
+  }
 }
 
 async function connectWithRetry(orm: MikroORM, timeoutMs: number): Promise<void> {

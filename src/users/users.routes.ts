@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../http/schema-builder.ts';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { UserNotFoundError } from '../errors.ts';
 import { problemResponses } from '../http/problem-details.ts';

@@ -18,7 +18,8 @@ const READERS = Number(process.env.BENCH_CACHE_READERS ?? 8);
 const BASELINE_READS = Number(process.env.BENCH_CACHE_READS ?? 100_000);
 const WORKING_SET = 10_000;
 /** How long the purge works, then rests, in turn. */
-const PHASE_MS = 1000;
+const WORK_MS = 1000;
+const REST_MS = 500;
 
 const config = loadConfigOrExit();
 const redis = createRedis(config);
@@ -98,8 +99,8 @@ try {
   before.ms = await read(() => before.latencies.count >= BASELINE_READS, () => before.latencies);
 
   // The purge the service runs in the background after a schema change (CacheInvalidator.drain),
-  // in the readers' process and on their connection, as in the service. It is paused every other
-  // PHASE_MS: the reads while it works and the reads while it rests alternate, so that the
+  // in the readers' process and on their connection, as in the service. It is paused for REST_MS
+  // after every WORK_MS: the reads while it works and the reads while it rests alternate, so that the
   // machine's load at any moment weighs on both sides alike. A read counts while the purge
   // works ("during") or rests ("without"), none while it finishes its batch before pausing.
   const during = createHistogram();
@@ -127,12 +128,12 @@ try {
   const alternate = (async () => {
     while (purging) {
       const working = performance.now();
-      await sleep(PHASE_MS);
+      await sleep(WORK_MS);
       workedMs += performance.now() - working;
       if (!purging) break;
       phase = 'pausing';
       while (phase === 'pausing' && purging) await sleep(1);
-      await sleep(PHASE_MS);
+      await sleep(REST_MS);
       phase = 'working';
       resume?.();
       resume = undefined;

@@ -5,8 +5,8 @@ import type { ReaderLatency } from './reader-latency.ts';
 /** The smallest SCAN COUNT a paced purge goes down to: below it, a batch is mostly its own overhead. */
 const MIN_COUNT = 10;
 /** Readers' latencies are judged over this many reads, or this long when there are fewer. */
-const WINDOW_READS = 500;
-const WINDOW_MS = 100;
+const WINDOW_READS = 1000;
+const WINDOW_MS = 250;
 
 /**
  * One batch, in Redis: SCAN, then UNLINK of what it found outside `keepPrefix`, timed by Redis's
@@ -80,10 +80,10 @@ export interface PurgeOptions {
    * - a batch holds Redis (single-threaded: a stall for every reader) for at most `batchMs`, by
    *   Redis's own clock: COUNT follows each batch's time, down at once, up by a quarter at most;
    * - after each batch it rests so as to take at most a share of Redis's time. That share follows the
-   *   latencies of `readers`' reads (the cache's own reads), judged every 500 reads or 100 ms:
+   *   latencies of `readers`' reads (the cache's own reads), judged every 1000 reads or 250 ms:
    *   when more than `slowedShare` of them took longer than `slowdown` times the p99 of the reads
    *   before the purge started, it halves (down to `minDuty`), otherwise it grows back by a
-   *   quarter (up to `duty`). Without readers (or with fewer than 100 reads before it), it works at `duty`.
+   *   tenth (up to `duty`). Without readers (or with fewer than 100 reads before it), it works at `duty`.
    * Without `pace`, the purge runs flat out with `count`.
    */
   pace?: PurgePace;
@@ -135,7 +135,7 @@ export async function purgeKeys(redis: Redis, match: string, options: PurgeOptio
       judgedAt = now;
       reads = latencies.length;
       if (before !== undefined) for (const ms of latencies) if (ms > before * pace.slowdown) slowedReads++;
-      duty = slowedReads > reads * pace.slowedShare ? Math.max(pace.minDuty, duty / 2) : Math.min(pace.duty, duty * 1.25);
+      duty = slowedReads > reads * pace.slowedShare ? Math.max(pace.minDuty, duty / 2) : Math.min(pace.duty, duty * 1.1);
     }
     await onBatch?.({ count: batchCount, redisMs, nextCount: count, duty, reads, slowedReads });
     // the share is of Redis's time, the one thing every reader waits for (the round trip also

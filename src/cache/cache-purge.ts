@@ -22,7 +22,10 @@ for _, key in ipairs(scan[2]) do
   if keep == '' or string.sub(key, 1, #keep) ~= keep then doomed[#doomed + 1] = key end
 end
 local deleted = 0
-if #doomed > 0 then deleted = redis.call('UNLINK', unpack(doomed)) end
+-- unpack's arguments are bounded (Lua's C stack): UNLINK a thousand at a time
+for first = 1, #doomed, 1000 do
+  deleted = deleted + redis.call('UNLINK', unpack(doomed, first, math.min(first + 999, #doomed)))
+end
 local ended = redis.call('TIME')
 return { scan[1], #scan[2], deleted, (ended[1] - started[1]) * 1000000 + (ended[2] - started[2]) }`;
 

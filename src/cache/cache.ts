@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { purgeKeys } from './cache-purge.ts';
 import type { CachedEntity } from './cached-entities.ts';
 import { LocalTier } from './local-tier.ts';
+import { ReaderLatency } from './reader-latency.ts';
 
 /** Invalidations remembered while Redis is unreachable; beyond that the whole generation is purged instead. */
 const MAX_UNDELIVERED = 10_000;
@@ -37,6 +38,8 @@ export class Cache {
   readonly ttlSeconds: number;
   /** The in-process tier; `enabled` is false when CACHE_LOCAL_TTL_MS is 0. */
   readonly local: LocalTier;
+  /** The latest reads' Redis round trips: what a background purge paces itself by. */
+  readonly readers = new ReaderLatency();
   #generation: string | undefined;
   /** Loads in flight per `<entity>:<id>`; an invalidation marks them stale so their result is not cached. */
   readonly #loads = new Map<string, Set<{ stale: boolean }>>();
@@ -94,16 +97,14 @@ export class Cache {
     return `${this.prefix}:*`;
   }
 
-  /** SCAN MATCH pattern of every key of one generation. */
-  generationPattern(generation: string): string {
-    return `${this.prefix}:${generation}:*`;
+  /** What every key of one generation starts with. */
+  generationPrefix(generation: string): string {
+    return `${this.prefix}:${generation}:`;
   }
 
-  /** The generation segment of one of our keys. */
-  generationOf(key: string): string {
-    const start = this.prefix.length + 1;
-    const end = key.indexOf(':', start);
-    return key.slice(start, end === -1 ? undefined : end);
+  /** SCAN MATCH pattern of every key of one generation. */
+  generationPattern(generation: string): string {
+    return `${this.generationPrefix(generation)}*`;
   }
 
   /**
@@ -121,7 +122,9 @@ export class Cache {
     const generation = this.active ? this.#generation : undefined;
     if (generation === undefined) return load();
     const key = this.key(entity, id, generation);
+    const asked = performance.now();
     const cached = await this.redis.get(key).catch(() => undefined);
+    this.readers.record(performance.now() - asked);
     // an answer that arrives after a switch of generation belongs to the old one
     if (cached != null && this.#generation === generation) return JSON.parse(cached) as T;
 

@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Redis } from 'ioredis';
 import type { AppConfig } from './config.ts';
@@ -19,6 +19,7 @@ import readsPlugin from './plugins/reads.ts';
 import offerRoutes from './trading/offers.routes.ts';
 import tradeRoutes from './trading/trades.routes.ts';
 import redisPlugin from './plugins/redis.ts';
+import { lazyRequestLogger, loggerOptions, OneLinePerRequest } from './logging.ts';
 import userRoutes from './users/users.routes.ts';
 import walletRoutes from './wallets/wallets.routes.ts';
 
@@ -27,47 +28,6 @@ export interface AppDependencies {
   config: AppConfig;
   orm: MikroORM;
   redis: Redis;
-}
-
-/** Secrets a log line must never show, wherever they appear in it. */
-export const REDACTED_LOG_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  ...['password', 'token', 'adminToken', 'jwtSecret', 'paymentWebhookSecret', 'deviceKey', 'pairingCode'].flatMap(key => [key, `*.${key}`]),
-];
-
-/** The service's logger settings; `stream` sends the lines elsewhere than stdout (tests read them). */
-export function loggerOptions(config: AppConfig, stream?: NodeJS.WritableStream) {
-  return { level: config.logLevel, redact: REDACTED_LOG_PATHS, ...(stream && { stream }) };
-}
-
-/**
- * One log line per request, written when the response is: request id, method, url, status and
- * response time. Fastify's "incoming request" line is dropped; its error lines (a failed
- * response, a 5xx from the error handler) are kept, redacted as every other line.
- */
-export class OneLinePerRequest extends LogController {
-  #lines: FastifyBaseLogger | undefined;
-
-  /**
-   * Writes the request lines through a child of `logger` without redaction. They hold five
-   * fixed fields, none of them a redacted path, so redaction would leave them as they are, and
-   * pino's redaction (which visits every field of a line when a path starts with '*') cost
-   * about as much as the rest of a cached read in a profile of bench:http's server.
-   */
-  attach(logger: FastifyBaseLogger): void {
-    this.#lines = logger.child({}, { redact: [] });
-  }
-
-  override incomingRequest(): void {}
-
-  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (error) return super.requestCompleted(error, request, reply);
-    (this.#lines ?? reply.log).info(
-      { reqId: request.id, method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: reply.elapsedTime },
-      'request completed',
-    );
-  }
 }
 
 /** Builds the enerlink HTTP app: registers everything, never listens. */
@@ -80,6 +40,7 @@ export async function buildApp(deps: AppDependencies, options: FastifyServerOpti
   const app = Fastify({
     logger: loggerOptions(deps.config),
     logController: requestLines,
+    childLoggerFactory: lazyRequestLogger,
     trustProxy: proxyTrust,
     schemaController: { compilersFactory: { buildSerializer: buildSharedSerializer } },
     ...options,

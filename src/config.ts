@@ -26,6 +26,8 @@ const schema = {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
     HOST: { type: 'string', minLength: 1 },
     LOG_LEVEL: { type: 'string', enum: LOG_LEVELS },
+    // below sonic-boom's largest write (16 KiB), which its buffer must stay under
+    LOG_BUFFER_BYTES: { type: 'integer', minimum: 0, maximum: 16_383, default: 4096 },
     DATABASE_CONNECT_TIMEOUT_MS: { type: 'integer', minimum: 0, default: 30_000 },
     DATABASE_ACQUIRE_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 600_000, default: 5_000 },
     DATABASE_STATEMENT_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 86_400_000, default: 60_000 },
@@ -89,6 +91,8 @@ export interface AppConfig {
   readonly port: number;
   readonly host: string;
   readonly logLevel: LogLevel;
+  /** Log lines are written to stdout in batches of this many bytes, or every 100 ms (see bufferedStdout); 0: a write per line. */
+  readonly logBufferBytes: number;
   /** How long startup keeps retrying an unreachable database before giving up. */
   readonly databaseConnectTimeoutMs: number;
   /** How long a query waits for a pooled connection before failing (the pool never strands a request). */
@@ -174,6 +178,7 @@ interface RawEnv {
   PORT: number;
   HOST?: string;
   LOG_LEVEL?: LogLevel;
+  LOG_BUFFER_BYTES: number;
   DATABASE_CONNECT_TIMEOUT_MS: number;
   DATABASE_ACQUIRE_TIMEOUT_MS: number;
   DATABASE_STATEMENT_TIMEOUT_MS: number;
@@ -237,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     port: raw.PORT,
     host: raw.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
     logLevel: raw.LOG_LEVEL ?? (raw.NODE_ENV === 'test' ? 'silent' : 'info'),
+    logBufferBytes: raw.LOG_BUFFER_BYTES,
     databaseConnectTimeoutMs: raw.DATABASE_CONNECT_TIMEOUT_MS,
     databaseAcquireTimeoutMs: raw.DATABASE_ACQUIRE_TIMEOUT_MS,
     databaseStatementTimeoutMs: raw.DATABASE_STATEMENT_TIMEOUT_MS,

@@ -82,6 +82,16 @@ export class Cache {
     return this.active ? this.local.getOrLoad(key, load, dependsOn) : load();
   }
 
+  /** `remember`'s value of `key` if the cache is active and the tier holds a fresh one; `undefined` otherwise (then call `remember`). */
+  recall<T>(key: string): T | undefined {
+    return this.active ? this.local.peek<T>(key) : undefined;
+  }
+
+  /** `getOrLoad`'s value of `entity`/`id` if the cache is active and the tier holds a fresh one; `undefined` otherwise (then call `getOrLoad`). */
+  peekLocal<T>(entity: CachedEntity, id: string): T | undefined {
+    return this.active ? this.local.peek<T>(entityDependency(entity, id)) : undefined;
+  }
+
   /** Drops the in-process entries that depend on `entity`/`id`, at once. */
   evictLocal(entity: CachedEntity, id: string): void {
     this.local.evict(entityDependency(entity, id));

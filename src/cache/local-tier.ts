@@ -56,6 +56,14 @@ export class LocalTier {
   }
 
   /**
+   * The value of a fresh entry of `key`, or `undefined` (none, expired, or the tier off): what
+   * `getOrLoad` would give at once, without a promise, for the hot path of a request.
+   */
+  peek<T>(key: string): T | undefined {
+    return this.#entries?.get(key)?.value as T | undefined;
+  }
+
+  /**
    * The entry of `key` if one is fresh, otherwise `load()`'s result, stored unless it is
    * `undefined` or an eviction happened while it loaded. `dependsOn(value)` names the entities
    * the value was read from (the key itself always counts as one).

@@ -18,6 +18,8 @@ export type TokenStanding = 'valid' | 'revoked' | 'no-user';
  */
 export interface Reads {
   findUser(userId: string): Promise<UserProfile | null>;
+  /** What `findUser` would give at once, if the in-process tier holds it (see `Cache.peekLocal`); `undefined`: call `findUser`. */
+  heldUser(userId: string): UserProfile | null | undefined;
   /** Whether a token of `userId` is revoked (any of `revocationKeys` in `token_blacklist`) or its user gone. */
   tokenStanding(userId: string, revocationKeys: string[]): Promise<TokenStanding>;
 }
@@ -45,6 +47,7 @@ export function databaseReads(orm: MikroORM): Reads {
       const user = await orm.em.fork().findOne(User, { userId });
       return user && toUserProfile(user);
     },
+    heldUser: () => undefined,
     async tokenStanding(userId, revocationKeys) {
       const pool = await connection.getNativeClient();
       const { rows } = await pool.query<{ user_exists: boolean; revoked: boolean }>({ ...standingSql(revocationKeys.length), values: [userId, ...revocationKeys] });
@@ -57,6 +60,7 @@ export function databaseReads(orm: MikroORM): Reads {
 export function cachedReads(database: Reads, cache: FastifyInstance['cache']): Reads {
   return {
     findUser: userId => cache.getOrLoad('user', userId, () => database.findUser(userId)),
+    heldUser: userId => cache.peekLocal<UserProfile | null>('user', userId),
     tokenStanding: (userId, revocationKeys) => database.tokenStanding(userId, revocationKeys),
   };
 }

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildApp, loggerOptions } from '../../src/app.ts';
+import { buildApp } from '../../src/app.ts';
+import { loggerOptions } from '../../src/logging.ts';
 import { tokenFingerprint } from '../../src/admin/admin-token.ts';
 import { createTestOrm } from '../helper.ts';
 import { createRedis } from '../../src/db/redis.ts';

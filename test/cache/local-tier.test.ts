@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { revocationKey } from '../../src/auth/auth.plugin.ts';
 import { recordDataChange } from '../../src/cache/cache-outbox.ts';
+import { LocalTier } from '../../src/cache/local-tier.ts';
 import type { AppConfig } from '../../src/config.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { User } from '../../src/users/user.entity.ts';
@@ -350,5 +351,26 @@ describe('with the tier off (CACHE_LOCAL_TTL_MS=0): as before, PostgreSQL answer
     expect(await nameSeenBy(app, reader, subject.userId)).toBe('Off Subject (in Redis)');
     expect(app.cache.local.enabled).toBe(false);
     expect(app.cache.local.size).toBe(0);
+  });
+});
+
+describe('LocalTier.peek, the synchronous read of a hit', () => {
+  it('gives what getOrLoad would at once, and nothing once evicted, cleared, past the bound or with the tier off', async () => {
+    const tier = new LocalTier({ ttlMs: SHORT_BOUND_MS, maxEntries: 10 });
+    expect(tier.peek('user:a')).toBeUndefined();
+    expect(await tier.getOrLoad('user:a', async () => ({ name: 'A' }))).toEqual({ name: 'A' });
+    expect(await tier.getOrLoad('user:none', async () => null)).toBeNull();
+    expect(tier.peek('user:a')).toEqual({ name: 'A' });
+    expect(tier.peek('user:none')).toBeNull();
+    tier.evict('user:a');
+    expect(tier.peek('user:a')).toBeUndefined();
+    tier.clear();
+    expect(tier.peek('user:none')).toBeUndefined();
+    await tier.getOrLoad('user:b', async () => 'B');
+    await sleep(SHORT_BOUND_MS);
+    expect(tier.peek('user:b')).toBeUndefined();
+    const off = new LocalTier({ ttlMs: 0, maxEntries: 10 });
+    await off.getOrLoad('user:c', async () => 'C');
+    expect(off.peek('user:c')).toBeUndefined();
   });
 });

@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, loggerOptions } from '../../src/app.ts';
+import { buildApp } from '../../src/app.ts';
+import { loggerOptions } from '../../src/logging.ts';
 import { createRedis } from '../../src/db/redis.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { signUp } from '../api.ts';

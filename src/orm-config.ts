@@ -7,6 +7,7 @@ import { entities, serviceTables, unmigratedTables } from './entities.ts';
 import { EnerlinkMigrator, migratorExtension } from './schema/enerlink-migrator.ts';
 import type { MigrationSettings } from './schema/migration-runner.ts';
 import { discardBrokenClients } from './db/pg-pool.ts';
+import { BatchingClient } from './db/statement-batching.ts';
 
 /** The repository root: migrations/ and seeders/ are found relative to it. */
 export const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -57,6 +58,8 @@ export function createOrmConfig(
       query_timeout: config.databaseStatementTimeoutMs + 1000,
       keepAlive: true,
       onPoolCreated: discardBrokenClients,
+      // pg.Client, which can also hold writes for the next statement (`withHeldWrites`)
+      Client: BatchingClient,
     },
     migrations: {
       path: 'migrations',

@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { InsufficientBalanceError, InvalidAmountError, OfferNotFoundError, OfferUnavailableError, SelfTradeError, TradeNotFoundError } from '../errors.ts';
 import type { PageQuery } from '../http/schemas.ts';
 import { Decimal, ENERGY, fixed, IDRS, LOG_AMOUNT, positiveAmount } from '../ledger/amounts.ts';
+import { withHeldWrites } from '../db/statement-batching.ts';
 import { recordMovement } from '../ledger/ledger.service.ts';
 import { limitExceeded, limitsQuery, toLimitsView, type LimitsRow, type LimitsView } from '../limits/limits.service.ts';
 import { User } from '../users/user.entity.ts';
@@ -233,7 +234,8 @@ function worthRetrying(error: unknown): boolean {
 export async function settleTakes(em: EntityManager, takes: Take[], retries = 1): Promise<TakeOutcome[]> {
   let committing = false;
   try {
-    return await em.fork().transactional(async tx => {
+    // held writes: the begin goes with the locking statement, the updates of the flush with the commit
+    return await withHeldWrites(() => em.fork().transactional(async tx => {
       const locks = await lockTakes(tx, takes);
       const outcomes = takes.map((take, index): IMarketTrade | Error => {
         try {
@@ -245,7 +247,7 @@ export async function settleTakes(em: EntityManager, takes: Take[], retries = 1)
       await tx.flush(); // the trades, their ledger rows, the wallets and the offers
       committing = true;
       return outcomes.map((outcome, index) => (outcome instanceof Error ? outcome : toTradeView(outcome, takes[index].buyerUserId)));
-    });
+    }));
   } catch (error) {
     if (committing || retries === 0 || !worthRetrying(error)) throw error;
     return settleTakes(em, takes, retries - 1);

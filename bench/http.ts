@@ -155,6 +155,8 @@ try {
       };
     },
   });
+  // the trade desk settles takes in batches: one transaction id (xmin) per batch
+  const [{ transactions: tradeTransactions }] = await db.query(`select count(distinct xmin::text)::int as transactions from market_trade`);
   const tpcb = await pgbench(pgbenchDb.url);
   // what the offers gave up is what the trades took: no kWh taken twice
   const [offered] = await db.query(`select (select sum(energy_kwh - remaining_kwh) from market_offer)::text as taken,
@@ -211,7 +213,8 @@ try {
   console.log(
     `POST /trades: ${trades.total} trades measured (${conservation.trades} market_trade rows with the warm-up, ${conservation.logs} log rows); ` +
       `total energy ${conservation.energy} kWh and IDRS ${conservation.idrs} (seeded ${USERS * 1_000_000}.000000 and ${USERS * 1_000_000_000}.00); ` +
-      `offers gave up ${offered.taken} kWh, trades took ${offered.traded} kWh`,
+      `offers gave up ${offered.taken} kWh, trades took ${offered.traded} kWh; ` +
+      `settled in ${tradeTransactions} transactions, ${(conservation.trades / tradeTransactions).toFixed(1)} trades each (TRADE_BATCH_MAX ${process.env.TRADE_BATCH_MAX ?? 'default'})`,
   );
   console.log(
     'missing' in tpcb

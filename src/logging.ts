@@ -21,8 +21,10 @@ const destinations = new Map<number, Destination>();
  * request was a write per request, as costly as the request's own work. pino's destination
  * (sonic-boom) does the buffering (`minLength`) and the timer (`periodicFlush`, unref'd); writes
  * stay synchronous, so what is buffered is written by a synchronous flush when the process
- * exits, `process.exit()` and a crash (an uncaught exception) included. Only a kill that skips
- * `exit` (SIGKILL, a signal nothing handles) loses what the last interval buffered. One per
+ * exits, `process.exit()` and a crash (an uncaught exception) included. What skips `exit`
+ * loses what is buffered: SIGKILL or a signal nothing handles (the last interval's lines),
+ * `process.abort()` and fatal native errors (out of memory), and a hung event loop (neither the
+ * timer nor a signal handler runs). One per
  * process and size: standard output is the process's.
  */
 export function bufferedStdout(bufferBytes: number): Destination {

@@ -1,6 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import pLimit from 'p-limit';
 import { positiveAmount } from '../ledger/amounts.ts';
-import { settleTakes, type Take, type TakeRequest, type TradeView } from './trade.service.ts';
+import { RowsHeldError, settleTakes, type Take, type TakeRequest, type TradeView } from './trade.service.ts';
+
+/** Most takes settled alone (see TradeDesk) at once: each holds a pooled connection while it waits for a lock. */
+const ALONE_AT_ONCE = 4;
 
 /** How the desk groups takes: at most `batchMax` takes a transaction, at most `batchesInFlight` transactions at once. */
 export interface TradeDeskOptions {
@@ -10,6 +14,8 @@ export interface TradeDeskOptions {
 
 interface Waiting {
   take: Take;
+  /** Whether a batch already skipped it once, because another transaction held one of its rows. */
+  requeued: boolean;
   resolve: (trade: TradeView) => void;
   reject: (error: Error) => void;
 }
@@ -23,6 +29,12 @@ interface Waiting {
  * trips and the ORM's work of a transaction are shared by its takes. Each take gets its own
  * outcome: a refused take fails alone; a transaction that fails for good (see `settleTakes`: a
  * lost connection is tried once more) fails the takes of its batch, none of which was written.
+ *
+ * A batch waits for no row lock (`skipLocked`): a take whose offer or wallet another transaction
+ * holds (another instance's batch, an offer being published, an operator's session) is left out
+ * of it and joins the next batch; left out again, it is settled alone, waiting for the lock as a
+ * single take would (at most ALONE_AT_ONCE at a time, beside the batches). So one held row delays
+ * the takes that need it, not the instance's trading.
  */
 export class TradeDesk {
   readonly #em: EntityManager;
@@ -31,6 +43,8 @@ export class TradeDesk {
   #inFlight = 0;
   #scheduled = false;
   #idle: Array<() => void> = [];
+  readonly #alone = pLimit(ALONE_AT_ONCE);
+  #aloneCount = 0;
 
   constructor(em: EntityManager, options: TradeDeskOptions) {
     this.#em = em;
@@ -42,15 +56,23 @@ export class TradeDesk {
     // a malformed amount is the caller's alone: refused before it joins a batch
     positiveAmount(request.energyKwh, 'energyKwh');
     return new Promise<TradeView>((resolve, reject) => {
-      this.#waiting.push({ take: { buyerUserId, request }, resolve, reject });
+      this.#waiting.push({ take: { buyerUserId, request }, requeued: false, resolve, reject });
       this.#schedule();
     });
   }
 
   /** Resolves once every take handed to the desk so far is settled. */
   async drained(): Promise<void> {
-    if (this.#inFlight === 0 && this.#waiting.length === 0) return;
+    if (this.#isIdle()) return;
     await new Promise<void>(resolve => this.#idle.push(resolve));
+  }
+
+  #isIdle(): boolean {
+    return this.#inFlight === 0 && this.#waiting.length === 0 && this.#aloneCount === 0;
+  }
+
+  #settled(): void {
+    if (this.#isIdle()) this.#idle.splice(0).forEach(resolve => resolve());
   }
 
   // Dispatches on the next turn of the event loop, so that the takes whose requests arrived in this one join the batch.
@@ -67,16 +89,37 @@ export class TradeDesk {
     while (this.#inFlight < this.#options.batchesInFlight && this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, this.#options.batchMax);
       this.#inFlight++;
-      settleTakes(this.#em, batch.map(waiting => waiting.take))
+      settleTakes(this.#em, batch.map(waiting => waiting.take), { skipLocked: true })
         .then(
-          outcomes => outcomes.forEach((outcome, index) => (outcome instanceof Error ? batch[index].reject(outcome) : batch[index].resolve(outcome))),
+          outcomes => {
+            const heldAgain: Waiting[] = [];
+            outcomes.forEach((outcome, index) => {
+              const waiting = batch[index];
+              if (!(outcome instanceof RowsHeldError)) return outcome instanceof Error ? waiting.reject(outcome) : waiting.resolve(outcome);
+              if (waiting.requeued) return this.#settleAlone(waiting);
+              waiting.requeued = true;
+              heldAgain.push(waiting);
+            });
+            this.#waiting.unshift(...heldAgain); // first in the next batch
+          },
           (error: Error) => batch.forEach(waiting => waiting.reject(error)),
         )
         .finally(() => {
           this.#inFlight--;
           this.#dispatch();
-          if (this.#inFlight === 0 && this.#waiting.length === 0) this.#idle.splice(0).forEach(resolve => resolve());
+          this.#settled();
         });
     }
+  }
+
+  // A take a batch left out twice: in a transaction of its own that waits for the rows it needs.
+  #settleAlone(waiting: Waiting): void {
+    this.#aloneCount++;
+    void this.#alone(() => settleTakes(this.#em, [waiting.take]))
+      .then(([outcome]) => (outcome instanceof Error ? waiting.reject(outcome) : waiting.resolve(outcome)), waiting.reject)
+      .finally(() => {
+        this.#aloneCount--;
+        this.#settled();
+      });
   }
 }

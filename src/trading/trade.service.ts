@@ -61,8 +61,21 @@ export interface Take {
 /** What became of a take: its trade, or why it was refused (an error with the status of its reply). */
 export type TakeOutcome = TradeView | Error;
 
+/**
+ * The outcome of a take whose rows another transaction holds, when its batch skipped them
+ * (`settleTakes` with `skipLocked`): not settled, not refused, nothing written. The trade desk
+ * settles it again.
+ */
+export class RowsHeldError extends Error {
+  override name = 'RowsHeldError';
+}
+
 /** What `lockTakes` holds and reads for a batch of takes: their offers, the trading wallets of both sides, ids for their trades, the buyers' limits. */
 interface TakeLocks {
+  /** Whether rows other transactions held were skipped, rather than waited for. */
+  skipLocked: boolean;
+  /** The users all of whose active wallets are locked: their trading wallet is known for sure. */
+  usersLocked: Set<string>;
   limits: Map<string, LimitsView | Error>;
   offers: Map<string, IMarketOffer>;
   wallets: Map<string, IWallet>;
@@ -88,44 +101,61 @@ function columnsOf(row: Record<string, unknown>, alias: string): Record<string, 
 
 /**
  * Reads the buyers' limits (`limitsQuery`: nothing locks limits) and locks what a batch of takes
- * writes, in one statement (one round trip): the active wallets of
- * the buyers and of the offers' sellers (`walletsLockQuery`: in address order, as every writer of
- * wallets), then the offers' rows (in id order), and draws one trade id per take from the trade
- * sequence (so the ledger rows can name their trade in the same flush; a refused take leaves a
- * gap, as any rolled-back insert). The offers are locked after the wallets: their condition reads
- * the locked wallets, and PostgreSQL evaluates such a condition (a one-time filter) before it
- * reads, let alone locks, an offer. Every writer takes wallets before offers, so no two
- * transactions wait on each other in a cycle. Each row holds an offer, a wallet or a trade id
- * (`full join ... on false`) or a buyer's limits (as JSON: integers, booleans and text); the
- * entities come back managed by `tx`'s unit of work, like those of `em.find`. An offer that does
- * not exist is missing from `offers`.
+ * writes, in one statement (one round trip): the active wallets of the buyers and of the offers'
+ * sellers (`walletsLockQuery`: in address order, as every writer of wallets), then the offers'
+ * rows (in id order), and draws one trade id per take from the trade sequence (so the ledger rows
+ * can name their trade in the same flush; a refused take leaves a gap, as any rolled-back
+ * insert). The offers are locked after the wallets: their condition reads the locked wallets, and
+ * PostgreSQL evaluates such a condition (a one-time filter) before it reads, let alone locks, an
+ * offer. Every writer takes wallets before offers, so no two transactions wait on each other in a
+ * cycle. With `skipLocked`, rows another transaction holds are skipped (SKIP LOCKED) rather than
+ * waited for, and the statement also counts each user's active wallets, so that a user some of
+ * whose wallets were skipped is known (their trading wallet may be among them). Each row holds an
+ * offer, a wallet, a trade id (`full join ... on false`), a buyer's limits or a user's count of
+ * active wallets (as JSON: integers, booleans and text); the entities come back managed by `tx`'s
+ * unit of work, like those of `em.find`. An offer that does not exist (or was skipped) is missing
+ * from `offers`.
  */
-async function lockTakes(tx: EntityManager, takes: Take[]): Promise<TakeLocks> {
+async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean): Promise<TakeLocks> {
   const offerIds = [...new Set(takes.map(take => take.request.offerId))];
   const buyerIds = [...new Set(takes.map(take => take.buyerUserId))];
+  const lockMode = skipLocked ? LockMode.PESSIMISTIC_PARTIAL_WRITE : LockMode.PESSIMISTIC_WRITE;
   const trades = tx.getMetadata().get(MarketTrade);
-  const sellers = tx.createQueryBuilder(MarketOffer, 'seller_of').select('seller').where({ offerId: { $in: offerIds } });
-  const wallets = walletsLockQuery(tx, buyerIds, sellers);
+  const sellers = () => tx.createQueryBuilder(MarketOffer, 'seller_of').select('seller').where({ offerId: { $in: offerIds } });
+  const wallets = walletsLockQuery(tx, [buyerIds, sellers()], lockMode);
+  const activeWallets = tx
+    .createQueryBuilder(Wallet, 'a')
+    .select(['user', raw('count(*)::int as n')])
+    .where({ isActive: true, $or: [{ user: { $in: buyerIds } }, { user: { $in: sellers() as unknown as string[] } }] })
+    .groupBy('user');
   const offers = tx
     .createQueryBuilder(MarketOffer, 'o')
     .select('*')
     .where({ offerId: { $in: offerIds } })
     .andWhere(raw('(select count(*) from locked_wallets) >= 0'))
     .orderBy({ offerId: 'asc' })
-    .setLockMode(LockMode.PESSIMISTIC_WRITE);
+    .setLockMode(lockMode);
   const sequence = [tx.getPlatform().quoteIdentifier(trades.tableName), trades.properties.tradeId.fieldNames[0]];
   const rows = await tx.execute<Array<Record<string, unknown>>>(
     sql`with buyer_limits as (${limitsQuery(buyerIds)}), locked_wallets as (${wallets.toRaw()}), locked_offers as (${offers.toRaw()}),
-      trade_ids as (select nextval(pg_get_serial_sequence(${sequence[0]}, ${sequence[1]}))::text as next_trade_id from generate_series(1, ${takes.length}))
-      select t.next_trade_id, to_json(l) as limits, ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
-      from locked_offers o full join locked_wallets w on false full join trade_ids t on false full join buyer_limits l on false`,
+      trade_ids as (select nextval(pg_get_serial_sequence(${sequence[0]}, ${sequence[1]}))::text as next_trade_id from generate_series(1, ${takes.length})),
+      active_wallets as (${skipLocked ? activeWallets.toRaw() : raw('select null::varchar as user_id, 0 as n where false')})
+      select t.next_trade_id, to_json(l) as limits, to_json(a) as active, ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
+      from locked_offers o full join locked_wallets w on false full join trade_ids t on false full join buyer_limits l on false full join active_wallets a on false`,
   );
   const limitRows = rows.filter(row => row.limits != null).map(row => row.limits as LimitsRow);
   const offerRows = rows.filter(row => row.o__offer_id != null).map(row => tx.map(MarketOffer, columnsOf(row, 'o')));
+  const walletRows = rows.filter(row => row.w__wallet_address != null).map(row => tx.map(Wallet, columnsOf(row, 'w')));
+  const lockedOf = new Map<string, number>();
+  for (const wallet of walletRows) lockedOf.set(wallet.user.userId, (lockedOf.get(wallet.user.userId) ?? 0) + 1);
+  const activeOf = new Map(rows.filter(row => row.active != null).map(row => row.active as { user_id: string; n: number }).map(row => [row.user_id, row.n]));
+  const users = [...buyerIds, ...offerRows.map(offer => offer.seller.userId)];
   return {
+    skipLocked,
+    usersLocked: new Set(users.filter(user => !skipLocked || (lockedOf.get(user) ?? 0) === (activeOf.get(user) ?? 0))),
     limits: new Map(limitRows.map(row => [row.user_id, toLimitsView(row)])),
     offers: new Map(offerRows.map(offer => [offer.offerId, offer])),
-    wallets: tradingWalletsOf(rows.filter(row => row.w__wallet_address != null).map(row => tx.map(Wallet, columnsOf(row, 'w')))),
+    wallets: tradingWalletsOf(walletRows),
     tradeIds: rows.filter(row => row.next_trade_id != null).map(row => row.next_trade_id as string),
   };
 }
@@ -143,6 +173,8 @@ function settleTake(tx: EntityManager, { buyerUserId, request }: Take, locks: Ta
   const limits = locks.limits.get(buyerUserId)!;
   if (limits instanceof Error) throw limits;
   const offer = locks.offers.get(request.offerId);
+  // a skipped row: another transaction holds the offer or one of the wallets (a missing offer may be one)
+  if (locks.skipLocked && (!offer || !locks.usersLocked.has(buyerUserId) || !locks.usersLocked.has(offer.seller.userId))) throw new RowsHeldError();
   if (!offer) throw new OfferNotFoundError(request.offerId);
   const sellerUserId = offer.seller.userId;
   if (sellerUserId === buyerUserId) throw new SelfTradeError();
@@ -224,19 +256,22 @@ function worthRetrying(error: unknown): boolean {
 
 /**
  * Settles a batch of takes in one transaction, in their order: one statement reads the buyers'
- * limits and locks every row the batch writes (`lockTakes`), each take is checked and applied in memory (`settleTake`; a later take
- * sees what the earlier ones left: two buyers of one offer cannot take more than it holds), and
- * one flush writes the trades, their ledger rows, the wallets and the offers. A refused take is
- * that take's outcome and changes nothing; the others settle. A transaction that fails before its
+ * limits and locks every row the batch writes (`lockTakes`), each take is checked and applied in
+ * memory (`settleTake`; a later take sees what the earlier ones left: two buyers of one offer
+ * cannot take more than it holds), and one flush writes the trades, their ledger rows, the
+ * wallets and the offers. A refused take is that take's outcome and changes nothing; the others
+ * settle. With `skipLocked` the batch waits for no row another transaction holds: a take that
+ * needs one has `RowsHeldError` for its outcome (the trade desk settles it again; without
+ * `skipLocked` the transaction waits for the rows, as a single take does). A transaction that fails before its
  * commit (`worthRetrying`) is tried once more, on a new connection, from the start; any other
  * failure, or one during the commit (whose outcome is unknown), fails the whole batch: it throws.
  */
-export async function settleTakes(em: EntityManager, takes: Take[], retries = 1): Promise<TakeOutcome[]> {
+export async function settleTakes(em: EntityManager, takes: Take[], { skipLocked = false, retries = 1 } = {}): Promise<TakeOutcome[]> {
   let committing = false;
   try {
     // held writes: the begin goes with the locking statement, the updates of the flush with the commit
     return await withHeldWrites(() => em.fork().transactional(async tx => {
-      const locks = await lockTakes(tx, takes);
+      const locks = await lockTakes(tx, takes, skipLocked);
       const outcomes = takes.map((take, index): IMarketTrade | Error => {
         try {
           return settleTake(tx, take, locks, locks.tradeIds[index]);
@@ -250,7 +285,7 @@ export async function settleTakes(em: EntityManager, takes: Take[], retries = 1)
     }));
   } catch (error) {
     if (committing || retries === 0 || !worthRetrying(error)) throw error;
-    return settleTakes(em, takes, retries - 1);
+    return settleTakes(em, takes, { skipLocked, retries: retries - 1 });
   }
 }
 

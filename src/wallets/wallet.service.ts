@@ -53,15 +53,16 @@ export async function findOwnWallet(em: EntityManager, userId: string, walletAdd
  * wallets of some users: every writer of wallets locks them with it, in wallet_address order and
  * in one statement, so two transactions never wait on each other in a cycle. Each of `userSets` is
  * a list of user ids or a query that selects user ids (`settleTakes` passes the sellers of the
- * offers it takes, so that one round trip locks the wallets of both sides).
+ * offers it takes, so that one round trip locks the wallets of both sides). `lockMode` may skip
+ * the rows another transaction holds (`PESSIMISTIC_PARTIAL_WRITE`, SKIP LOCKED) instead of waiting.
  */
-export function walletsLockQuery(em: EntityManager, ...userSets: Array<string[] | QueryBuilder<any>>) {
+export function walletsLockQuery(em: EntityManager, userSets: Array<string[] | QueryBuilder<any>>, lockMode = LockMode.PESSIMISTIC_WRITE) {
   return em
     .createQueryBuilder(Wallet, 'w')
     .select('*')
     .where({ isActive: true, $or: userSets.map(users => ({ user: { $in: users as string[] } })) })
     .orderBy({ walletAddress: 'asc' })
-    .setLockMode(LockMode.PESSIMISTIC_WRITE);
+    .setLockMode(lockMode);
 }
 
 /**
@@ -81,7 +82,7 @@ export function tradingWalletsOf(wallets: IWallet[]): Map<string, IWallet> {
 
 /** Locks the active wallets of `userIds` (`walletsLockQuery`) and returns each user's trading wallet (`tradingWalletsOf`). */
 export async function lockTradingWallets(em: EntityManager, userIds: string[]): Promise<Map<string, IWallet>> {
-  return tradingWalletsOf(await walletsLockQuery(em, userIds).getResultList());
+  return tradingWalletsOf(await walletsLockQuery(em, [userIds]).getResultList());
 }
 
 /** The user's wallet from `lockTradingWallets`, or `NoActiveWalletError`. */

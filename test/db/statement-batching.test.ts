@@ -93,6 +93,27 @@ describe('held writes: what needs no answer goes with the next statement that do
     expect([await value(1), await value(2)]).toEqual([6, 4]);
   });
 
+  it('holds no write outside a transaction, and sends what is held before a statement with parameters', async () => {
+    const client = await pool.connect();
+    try {
+      await withHeldWrites(async () => {
+        await client.query('update item set value = 2 where id = 1'); // autocommit: sent at once
+        expect(await value(1)).toBe(2);
+        await client.query('begin');
+        await client.query('update item set value = 3 where id = 1');
+        // a parameterised read goes after the held begin and update, inside the transaction
+        expect((await client.query('select value from item where id = $1', [1])).rows).toEqual([{ value: 3 }]);
+        expect(await lockable(1)).toBe(false);
+        await client.query('rollback');
+      });
+    } finally {
+      client.release();
+    }
+    expect(await value(1)).toBe(2);
+    // the next checkout of the connection gets nothing of what was held
+    expect((await pool.query('select value from item where id = 1')).rows).toEqual([{ value: 2 }]);
+  });
+
   it('outside withHeldWrites, every statement goes at once', async () => {
     const client = await pool.connect();
     try {

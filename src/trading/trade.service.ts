@@ -76,6 +76,8 @@ interface TakeLocks {
   skipLocked: boolean;
   /** The users all of whose active wallets are locked: their trading wallet is known for sure. */
   usersLocked: Set<string>;
+  /** The offers that exist, locked or not. */
+  offersKnown: Set<string>;
   limits: Map<string, LimitsView | Error>;
   offers: Map<string, IMarketOffer>;
   wallets: Map<string, IWallet>;
@@ -110,7 +112,8 @@ function columnsOf(row: Record<string, unknown>, alias: string): Record<string, 
  * offer. Every writer takes wallets before offers, so no two transactions wait on each other in a
  * cycle. With `skipLocked`, rows another transaction holds are skipped (SKIP LOCKED) rather than
  * waited for, and the statement also counts each user's active wallets, so that a user some of
- * whose wallets were skipped is known (their trading wallet may be among them). Each row holds an
+ * whose wallets were skipped is known (their trading wallet may be among them), and reads which
+ * offers exist (a skipped offer is not a missing one). Each row holds an
  * offer, a wallet, a trade id (`full join ... on false`), a buyer's limits or a user's count of
  * active wallets (as JSON: integers, booleans and text); the entities come back managed by `tx`'s
  * unit of work, like those of `em.find`. An offer that does not exist (or was skipped) is missing
@@ -123,6 +126,7 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
   const trades = tx.getMetadata().get(MarketTrade);
   const sellers = () => tx.createQueryBuilder(MarketOffer, 'seller_of').select('seller').where({ offerId: { $in: offerIds } });
   const wallets = walletsLockQuery(tx, [buyerIds, sellers()], lockMode);
+  const knownOffers = tx.createQueryBuilder(MarketOffer, 'k').select('offerId').where({ offerId: { $in: offerIds } });
   const activeWallets = tx
     .createQueryBuilder(Wallet, 'a')
     .select(['user', raw('count(*)::int as n')])
@@ -139,9 +143,12 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
   const rows = await tx.execute<Array<Record<string, unknown>>>(
     sql`with buyer_limits as (${limitsQuery(buyerIds)}), locked_wallets as (${wallets.toRaw()}), locked_offers as (${offers.toRaw()}),
       trade_ids as (select nextval(pg_get_serial_sequence(${sequence[0]}, ${sequence[1]}))::text as next_trade_id from generate_series(1, ${takes.length})),
-      active_wallets as (${skipLocked ? activeWallets.toRaw() : raw('select null::varchar as user_id, 0 as n where false')})
-      select t.next_trade_id, to_json(l) as limits, to_json(a) as active, ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
-      from locked_offers o full join locked_wallets w on false full join trade_ids t on false full join buyer_limits l on false full join active_wallets a on false`,
+      active_wallets as (${skipLocked ? activeWallets.toRaw() : raw('select null::varchar as user_id, 0 as n where false')}),
+      known_offers as (${skipLocked ? knownOffers.toRaw() : raw('select null::bigint as offer_id where false')})
+      select t.next_trade_id, to_json(l) as limits, to_json(a) as active, k.offer_id::text as known_offer_id,
+        ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
+      from locked_offers o full join locked_wallets w on false full join trade_ids t on false full join buyer_limits l on false
+        full join active_wallets a on false full join known_offers k on false`,
   );
   const limitRows = rows.filter(row => row.limits != null).map(row => row.limits as LimitsRow);
   const offerRows = rows.filter(row => row.o__offer_id != null).map(row => tx.map(MarketOffer, columnsOf(row, 'o')));
@@ -153,6 +160,7 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
   return {
     skipLocked,
     usersLocked: new Set(users.filter(user => !skipLocked || (lockedOf.get(user) ?? 0) === (activeOf.get(user) ?? 0))),
+    offersKnown: new Set(rows.filter(row => row.known_offer_id != null).map(row => row.known_offer_id as string)),
     limits: new Map(limitRows.map(row => [row.user_id, toLimitsView(row)])),
     offers: new Map(offerRows.map(offer => [offer.offerId, offer])),
     wallets: tradingWalletsOf(walletRows),
@@ -173,8 +181,9 @@ function settleTake(tx: EntityManager, { buyerUserId, request }: Take, locks: Ta
   const limits = locks.limits.get(buyerUserId)!;
   if (limits instanceof Error) throw limits;
   const offer = locks.offers.get(request.offerId);
-  // a skipped row: another transaction holds the offer or one of the wallets (a missing offer may be one)
-  if (locks.skipLocked && (!offer || !locks.usersLocked.has(buyerUserId) || !locks.usersLocked.has(offer.seller.userId))) throw new RowsHeldError();
+  // a skipped row: another transaction holds the offer or one of the wallets
+  const skipped = offer ? !locks.usersLocked.has(buyerUserId) || !locks.usersLocked.has(offer.seller.userId) : locks.offersKnown.has(request.offerId);
+  if (locks.skipLocked && skipped) throw new RowsHeldError();
   if (!offer) throw new OfferNotFoundError(request.offerId);
   const sellerUserId = offer.seller.userId;
   if (sellerUserId === buyerUserId) throw new SelfTradeError();

@@ -182,6 +182,17 @@ describe('the trade desk: takes settled together, each with its own outcome', ()
     expect(offer.remaining_kwh).toBe('8.000000');
   });
 
+  it('a take of an offer another transaction holds waits for it (a skipped offer is not a missing one)', async () => {
+    const offerId = await publish(seller, '10');
+    await own.query('begin');
+    await own.query('select 1 from market_offer where offer_id = $1 for update', [offerId]);
+    const take = outcome(desk.take(buyers[0].userId, { offerId, energyKwh: '1' }));
+    const missing = await outcome(desk.take(buyers[1].userId, { offerId: '999998', energyKwh: '1' }));
+    expect(missing).toMatchObject({ status: 404, code: 'OFFER_NOT_FOUND' });
+    await own.query('commit');
+    expect(await take).toHaveProperty('trade');
+  });
+
   it('settles the takes it was handed before the app closes', async () => {
     const offerId = await publish(seller, '10');
     const closing = new TradeDesk(api.app.orm.em, { batchMax: 2, batchesInFlight: 1 });

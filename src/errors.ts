@@ -115,6 +115,8 @@ export const MigrationRunFailedError = createError<'MIGRATION_FAILED', 500, [str
 export const ReferenceDataMissingError = createError<'REFERENCE_DATA_MISSING', 503, [string]>('REFERENCE_DATA_MISSING', '%s', 503);
 /** Redis cannot be reached for a purge. */
 export const CacheUnavailableError = createError<'CACHE_UNAVAILABLE', 503, [string]>('CACHE_UNAVAILABLE', '%s', 503);
+/** A take that waited for the trades before it longer than a request waits for a connection (DATABASE_ACQUIRE_TIMEOUT_MS); nothing was taken. 5xx, its message is for the caller (`expose`). */
+export const TradingBusyError = createError<'TRADING_BUSY', 503, [string]>('TRADING_BUSY', '%s', 503);
 /** A part of the service loaded on its first request (/docs, /admin/ui) could not be loaded. 5xx, its message is for the caller (`expose`). */
 export const LoadFailedError = createError<'LOAD_FAILED', 503, [string]>('LOAD_FAILED', '%s', 503);
 

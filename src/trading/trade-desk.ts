@@ -1,21 +1,28 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import pLimit from 'p-limit';
+import { TradingBusyError, withProblemDetails } from '../errors.ts';
 import { positiveAmount } from '../ledger/amounts.ts';
 import { RowsHeldError, settleTakes, type Take, type TakeRequest, type TradeView } from './trade.service.ts';
 
 /** Most takes settled alone (see TradeDesk) at once: each holds a pooled connection while it waits for a lock. */
 const ALONE_AT_ONCE = 4;
 
-/** How the desk groups takes: at most `batchMax` takes a transaction, at most `batchesInFlight` transactions at once. */
+/**
+ * How the desk groups takes: at most `batchMax` takes a transaction, at most `batchesInFlight`
+ * transactions at once; a take waits at most `queueTimeoutMs` for a batch to take it.
+ */
 export interface TradeDeskOptions {
   batchMax: number;
   batchesInFlight: number;
+  queueTimeoutMs: number;
 }
 
 interface Waiting {
   take: Take;
   /** Whether a batch already skipped it once, because another transaction held one of its rows. */
   requeued: boolean;
+  /** Refuses the take once it waited `queueTimeoutMs` for a batch; cleared when a batch takes it. */
+  deadline?: NodeJS.Timeout;
   resolve: (trade: TradeView) => void;
   reject: (error: Error) => void;
 }
@@ -34,7 +41,9 @@ interface Waiting {
  * holds (another instance's batch, an offer being published, an operator's session) is left out
  * of it and joins the next batch; left out again, it is settled alone, waiting for the lock as a
  * single take would (at most ALONE_AT_ONCE at a time, beside the batches). So one held row delays
- * the takes that need it, not the instance's trading.
+ * the takes that need it, not the instance's trading. A take that waits longer than
+ * `queueTimeoutMs` for a batch to take it (the one in flight is stuck) is refused (503
+ * TRADING_BUSY), as a request that waits that long for a pooled connection fails.
  */
 export class TradeDesk {
   readonly #em: EntityManager;
@@ -56,7 +65,9 @@ export class TradeDesk {
     // a malformed amount is the caller's alone: refused before it joins a batch
     positiveAmount(request.energyKwh, 'energyKwh');
     return new Promise<TradeView>((resolve, reject) => {
-      this.#waiting.push({ take: { buyerUserId, request }, requeued: false, resolve, reject });
+      const waiting: Waiting = { take: { buyerUserId, request }, requeued: false, resolve, reject };
+      waiting.deadline = setTimeout(() => this.#giveUp(waiting), this.#options.queueTimeoutMs).unref();
+      this.#waiting.push(waiting);
       this.#schedule();
     });
   }
@@ -65,6 +76,16 @@ export class TradeDesk {
   async drained(): Promise<void> {
     if (this.#isIdle()) return;
     await new Promise<void>(resolve => this.#idle.push(resolve));
+  }
+
+  // A take that waited too long for a batch (the one in flight is stuck: PostgreSQL slow or unreachable): refused, nothing taken.
+  #giveUp(waiting: Waiting): void {
+    const index = this.#waiting.indexOf(waiting);
+    if (index < 0) return;
+    this.#waiting.splice(index, 1);
+    const message = `The trades before yours were still being settled after ${this.#options.queueTimeoutMs} ms: nothing was taken; try again`;
+    waiting.reject(withProblemDetails(new TradingBusyError(message), {}, { expose: true }));
+    this.#settled();
   }
 
   #isIdle(): boolean {
@@ -88,6 +109,7 @@ export class TradeDesk {
   #dispatch(): void {
     while (this.#inFlight < this.#options.batchesInFlight && this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, this.#options.batchMax);
+      for (const waiting of batch) clearTimeout(waiting.deadline);
       this.#inFlight++;
       settleTakes(this.#em, batch.map(waiting => waiting.take), { skipLocked: true })
         .then(

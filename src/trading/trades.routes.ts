@@ -40,7 +40,7 @@ const oneSchema = {
 
 /** Taking another user's offer (settled in batches by the instance's TradeDesk), and the caller's own trades (any other is 404). */
 const tradeRoutes: FastifyPluginAsyncTypebox<{ config: AppConfig }> = async (app, { config }) => {
-  const desk = new TradeDesk(app.orm.em, config.tradeBatches);
+  const desk = new TradeDesk(app.orm.em, { ...config.tradeBatches, queueTimeoutMs: config.databaseAcquireTimeoutMs });
   // the takes already handed to the desk are settled before the ORM closes
   app.addHook('onClose', () => desk.drained());
   app.addHook('onRequest', app.authenticate);

@@ -37,7 +37,7 @@ describe('the trade desk: takes settled together, each with its own outcome', ()
     other = await signUp(api.app, 'Other Seller');
     buyers = [];
     for (let i = 0; i < 4; i++) buyers.push(await signUp(api.app, `Buyer ${i}`));
-    desk = new TradeDesk(api.app.orm.em, { batchMax: 64, batchesInFlight: 1 });
+    desk = new TradeDesk(api.app.orm.em, { batchMax: 64, batchesInFlight: 1, queueTimeoutMs: 5000 });
   });
   beforeEach(async () => {
     await api.db.query('truncate market_trade, market_offer, transaction_log, user_limit');
@@ -193,9 +193,25 @@ describe('the trade desk: takes settled together, each with its own outcome', ()
     expect(await take).toHaveProperty('trade');
   });
 
+  it('refuses a take that waited too long behind a stuck batch (503 TRADING_BUSY, nothing taken); the stuck batch still settles', async () => {
+    const offerId = await publish(seller, '10');
+    const impatient = new TradeDesk(api.app.orm.em, { batchMax: 64, batchesInFlight: 1, queueTimeoutMs: 300 });
+    // the batch in flight waits for the trade table (an operator's lock), with the first take
+    await own.query('begin');
+    await own.query('lock table market_trade in access exclusive mode');
+    const first = outcome(impatient.take(buyers[0].userId, { offerId, energyKwh: '1' }));
+    await sleep(50);
+    const queued = await outcome(impatient.take(buyers[1].userId, { offerId, energyKwh: '1' }));
+    expect(queued).toMatchObject({ status: 503, code: 'TRADING_BUSY' });
+    await own.query('commit');
+    expect(await first).toHaveProperty('trade');
+    const [trades] = await api.db.query('select count(*)::int as n from market_trade');
+    expect(trades.n).toBe(1);
+  });
+
   it('settles the takes it was handed before the app closes', async () => {
     const offerId = await publish(seller, '10');
-    const closing = new TradeDesk(api.app.orm.em, { batchMax: 2, batchesInFlight: 1 });
+    const closing = new TradeDesk(api.app.orm.em, { batchMax: 2, batchesInFlight: 1, queueTimeoutMs: 5000 });
     const takes = buyers.map(buyer => outcome(closing.take(buyer.userId, { offerId, energyKwh: '1' })));
     await closing.drained();
     const [trades] = await api.db.query('select count(*)::int as n from market_trade');

@@ -111,9 +111,9 @@ function columnsOf(row: Record<string, unknown>, alias: string): Record<string, 
  * PostgreSQL evaluates such a condition (a one-time filter) before it reads, let alone locks, an
  * offer. Every writer takes wallets before offers, so no two transactions wait on each other in a
  * cycle. With `skipLocked`, rows another transaction holds are skipped (SKIP LOCKED) rather than
- * waited for, and the statement also counts each user's active wallets, so that a user some of
- * whose wallets were skipped is known (their trading wallet may be among them), and reads which
- * offers exist (a skipped offer is not a missing one). Each row holds an
+ * waited for; the statement also counts each user's active wallets, so that a user some of whose
+ * wallets were skipped is known (their trading wallet may be among them), and reads which offers
+ * exist (a skipped offer is not a missing one). Each row holds an
  * offer, a wallet, a trade id (`full join ... on false`), a buyer's limits or a user's count of
  * active wallets (as JSON: integers, booleans and text); the entities come back managed by `tx`'s
  * unit of work, like those of `em.find`. An offer that does not exist (or was skipped) is missing
@@ -143,8 +143,7 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
   const rows = await tx.execute<Array<Record<string, unknown>>>(
     sql`with buyer_limits as (${limitsQuery(buyerIds)}), locked_wallets as (${wallets.toRaw()}), locked_offers as (${offers.toRaw()}),
       trade_ids as (select nextval(pg_get_serial_sequence(${sequence[0]}, ${sequence[1]}))::text as next_trade_id from generate_series(1, ${takes.length})),
-      active_wallets as (${skipLocked ? activeWallets.toRaw() : raw('select null::varchar as user_id, 0 as n where false')}),
-      known_offers as (${skipLocked ? knownOffers.toRaw() : raw('select null::bigint as offer_id where false')})
+      active_wallets as (${activeWallets.toRaw()}), known_offers as (${knownOffers.toRaw()})
       select t.next_trade_id, to_json(l) as limits, to_json(a) as active, k.offer_id::text as known_offer_id,
         ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
       from locked_offers o full join locked_wallets w on false full join trade_ids t on false full join buyer_limits l on false
@@ -159,7 +158,7 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
   const users = [...buyerIds, ...offerRows.map(offer => offer.seller.userId)];
   return {
     skipLocked,
-    usersLocked: new Set(users.filter(user => !skipLocked || (lockedOf.get(user) ?? 0) === (activeOf.get(user) ?? 0))),
+    usersLocked: new Set(users.filter(user => (lockedOf.get(user) ?? 0) === (activeOf.get(user) ?? 0))),
     offersKnown: new Set(rows.filter(row => row.known_offer_id != null).map(row => row.known_offer_id as string)),
     limits: new Map(limitRows.map(row => [row.user_id, toLimitsView(row)])),
     offers: new Map(offerRows.map(offer => [offer.offerId, offer])),

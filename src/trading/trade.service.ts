@@ -4,6 +4,7 @@ import { InsufficientBalanceError, InvalidAmountError, OfferNotFoundError, Offer
 import type { PageQuery } from '../http/schemas.ts';
 import { Decimal, ENERGY, fixed, IDRS, LOG_AMOUNT, positiveAmount } from '../ledger/amounts.ts';
 import { withHeldWrites } from '../db/statement-batching.ts';
+import { StatementTemplates } from '../db/statement-template.ts';
 import { recordMovement } from '../ledger/ledger.service.ts';
 import { limitExceeded, limitsQuery, toLimitsView, type LimitsRow, type LimitsView } from '../limits/limits.service.ts';
 import { User } from '../users/user.entity.ts';
@@ -84,6 +85,16 @@ interface TakeLocks {
   tradeIds: string[];
 }
 
+const templates = new WeakMap<object, StatementTemplates>();
+
+/** The statement templates of `tx`'s ORM (one set per platform). */
+function templatesOf(tx: EntityManager): StatementTemplates {
+  const platform = tx.getPlatform();
+  let ofPlatform = templates.get(platform);
+  if (!ofPlatform) templates.set(platform, (ofPlatform = new StatementTemplates(platform)));
+  return ofPlatform;
+}
+
 /** `alias.column as alias__column` for every column of `entity`, so that two entities' columns can share a row. */
 function columnsAs<T extends object>(tx: EntityManager, entity: EntityName<T>, alias: string): string {
   const quote = (name: string) => tx.getPlatform().quoteIdentifier(name);
@@ -117,38 +128,40 @@ function columnsOf(row: Record<string, unknown>, alias: string): Record<string, 
  * offer, a wallet, a trade id (`full join ... on false`), a buyer's limits or a user's count of
  * active wallets (as JSON: integers, booleans and text); the entities come back managed by `tx`'s
  * unit of work, like those of `em.find`. An offer that does not exist (or was skipped) is missing
- * from `offers`.
+ * from `offers`. The statement is built by the query builder once per shape (how many takes,
+ * buyers and offers, and the lock mode) and filled in with each batch's ids (StatementTemplates).
  */
 async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean): Promise<TakeLocks> {
   const offerIds = [...new Set(takes.map(take => take.request.offerId))];
   const buyerIds = [...new Set(takes.map(take => take.buyerUserId))];
   const lockMode = skipLocked ? LockMode.PESSIMISTIC_PARTIAL_WRITE : LockMode.PESSIMISTIC_WRITE;
-  const trades = tx.getMetadata().get(MarketTrade);
-  const sellers = () => tx.createQueryBuilder(MarketOffer, 'seller_of').select('seller').where({ offerId: { $in: offerIds } });
-  const wallets = walletsLockQuery(tx, [buyerIds, sellers()], lockMode);
-  const knownOffers = tx.createQueryBuilder(MarketOffer, 'k').select('offerId').where({ offerId: { $in: offerIds } });
-  const activeWallets = tx
-    .createQueryBuilder(Wallet, 'a')
-    .select(['user', raw('count(*)::int as n')])
-    .where({ isActive: true, $or: [{ user: { $in: buyerIds } }, { user: { $in: sellers() as unknown as string[] } }] })
-    .groupBy('user');
-  const offers = tx
-    .createQueryBuilder(MarketOffer, 'o')
-    .select('*')
-    .where({ offerId: { $in: offerIds } })
-    .andWhere(raw('(select count(*) from locked_wallets) >= 0'))
-    .orderBy({ offerId: 'asc' })
-    .setLockMode(lockMode);
-  const sequence = [tx.getPlatform().quoteIdentifier(trades.tableName), trades.properties.tradeId.fieldNames[0]];
-  const rows = await tx.execute<Array<Record<string, unknown>>>(
-    sql`with buyer_limits as (${limitsQuery(buyerIds)}), locked_wallets as (${wallets.toRaw()}), locked_offers as (${offers.toRaw()}),
+  const statement = templatesOf(tx).fill(`lockTakes:${lockMode}:${takes.length}`, { buyerIds, offerIds }, ({ buyerIds, offerIds }) => {
+    const trades = tx.getMetadata().get(MarketTrade);
+    const sellers = () => tx.createQueryBuilder(MarketOffer, 'seller_of').select('seller').where({ offerId: { $in: offerIds } });
+    const wallets = walletsLockQuery(tx, [buyerIds, sellers()], lockMode);
+    const knownOffers = tx.createQueryBuilder(MarketOffer, 'k').select('offerId').where({ offerId: { $in: offerIds } });
+    const activeWallets = tx
+      .createQueryBuilder(Wallet, 'a')
+      .select(['user', raw('count(*)::int as n')])
+      .where({ isActive: true, $or: [{ user: { $in: buyerIds } }, { user: { $in: sellers() as unknown as string[] } }] })
+      .groupBy('user');
+    const offers = tx
+      .createQueryBuilder(MarketOffer, 'o')
+      .select('*')
+      .where({ offerId: { $in: offerIds } })
+      .andWhere(raw('(select count(*) from locked_wallets) >= 0'))
+      .orderBy({ offerId: 'asc' })
+      .setLockMode(lockMode);
+    const sequence = [tx.getPlatform().quoteIdentifier(trades.tableName), trades.properties.tradeId.fieldNames[0]];
+    return sql`with buyer_limits as (${limitsQuery(buyerIds)}), locked_wallets as (${wallets.toRaw()}), locked_offers as (${offers.toRaw()}),
       trade_ids as (select nextval(pg_get_serial_sequence(${sequence[0]}, ${sequence[1]}))::text as next_trade_id from generate_series(1, ${takes.length})),
       active_wallets as (${activeWallets.toRaw()}), known_offers as (${knownOffers.toRaw()})
       select t.next_trade_id, to_json(l) as limits, to_json(a) as active, k.offer_id::text as known_offer_id,
         ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
       from locked_offers o full join locked_wallets w on false full join trade_ids t on false full join buyer_limits l on false
-        full join active_wallets a on false full join known_offers k on false`,
-  );
+        full join active_wallets a on false full join known_offers k on false`;
+  });
+  const rows = await tx.execute<Array<Record<string, unknown>>>(statement);
   const limitRows = rows.filter(row => row.limits != null).map(row => row.limits as LimitsRow);
   const offerRows = rows.filter(row => row.o__offer_id != null).map(row => tx.map(MarketOffer, columnsOf(row, 'o')));
   const walletRows = rows.filter(row => row.w__wallet_address != null).map(row => tx.map(Wallet, columnsOf(row, 'w')));

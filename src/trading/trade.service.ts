@@ -301,6 +301,9 @@ export async function settleTakes(em: EntityManager, takes: Take[], { skipLocked
         }
       });
       await tx.flush(); // the trades, their ledger rows, the wallets and the offers
+      // em.transactional flushes once more before its commit: with nothing left to compare (the
+      // written entities stay readable, detached), it has no change set to compute for every entity again
+      tx.clear();
       committing = true;
       return outcomes.map((outcome, index) => (outcome instanceof Error ? outcome : toTradeView(outcome, takes[index].buyerUserId)));
     }));

@@ -9,7 +9,7 @@ import { recordMovement } from '../ledger/ledger.service.ts';
 import { limitExceeded, limitsQuery, toLimitsView, type LimitsRow, type LimitsView } from '../limits/limits.service.ts';
 import { User } from '../users/user.entity.ts';
 import { Wallet, type IWallet } from '../wallets/wallet.entity.ts';
-import { tradingWalletOf, tradingWalletsOf, walletsLockQuery } from '../wallets/wallet.service.ts';
+import { tradingWalletOf, tradingWalletsOf, usersOf, walletsLockQuery } from '../wallets/wallet.service.ts';
 import { MarketOffer, type IMarketOffer } from './market-offer.entity.ts';
 import { MarketTrade, type IMarketTrade } from './market-trade.entity.ts';
 import { isOpen, toOfferView } from './offer.service.ts';
@@ -143,7 +143,7 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
     const activeWallets = tx
       .createQueryBuilder(Wallet, 'a')
       .select(['user', raw('count(*)::int as n')])
-      .where({ isActive: true, $or: [{ user: { $in: buyerIds } }, { user: { $in: sellers() as unknown as string[] } }] })
+      .where({ isActive: true, user: { $in: usersOf(tx, [buyerIds, sellers()]) as string[] } })
       .groupBy('user');
     const offers = tx
       .createQueryBuilder(MarketOffer, 'o')

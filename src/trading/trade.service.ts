@@ -9,7 +9,7 @@ import { recordMovement } from '../ledger/ledger.service.ts';
 import { limitExceeded, limitsQuery, toLimitsView, type LimitsRow, type LimitsView } from '../limits/limits.service.ts';
 import { User } from '../users/user.entity.ts';
 import { Wallet, type IWallet } from '../wallets/wallet.entity.ts';
-import { tradingWalletOf, tradingWalletsOf, usersOf, walletsLockQuery } from '../wallets/wallet.service.ts';
+import { tradingWalletOf, tradingWalletsOf, usersArray, walletsLockQuery } from '../wallets/wallet.service.ts';
 import { MarketOffer, type IMarketOffer } from './market-offer.entity.ts';
 import { MarketTrade, type IMarketTrade } from './market-trade.entity.ts';
 import { isOpen, toOfferView } from './offer.service.ts';
@@ -138,13 +138,9 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
   const statement = templatesOf(tx).fill(`lockTakes:${lockMode}:${takes.length}`, { buyerIds, offerIds }, ({ buyerIds, offerIds }) => {
     const trades = tx.getMetadata().get(MarketTrade);
     const sellers = () => tx.createQueryBuilder(MarketOffer, 'seller_of').select('seller').where({ offerId: { $in: offerIds } });
-    const wallets = walletsLockQuery(tx, [buyerIds, sellers()], lockMode);
+    const wallets = walletsLockQuery([buyerIds, sellers()], lockMode);
     const knownOffers = tx.createQueryBuilder(MarketOffer, 'k').select('offerId').where({ offerId: { $in: offerIds } });
-    const activeWallets = tx
-      .createQueryBuilder(Wallet, 'a')
-      .select(['user', raw('count(*)::int as n')])
-      .where({ isActive: true, user: { $in: usersOf(tx, [buyerIds, sellers()]) as string[] } })
-      .groupBy('user');
+    const activeWallets = sql`select "a"."user_id", count(*)::int as n from "wallet" as "a" where "a"."is_active" and "a"."user_id" = any(${usersArray([buyerIds, sellers()])}) group by "a"."user_id"`;
     const offers = tx
       .createQueryBuilder(MarketOffer, 'o')
       .select('*')
@@ -153,9 +149,9 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
       .orderBy({ offerId: 'asc' })
       .setLockMode(lockMode);
     const sequence = [tx.getPlatform().quoteIdentifier(trades.tableName), trades.properties.tradeId.fieldNames[0]];
-    return sql`with buyer_limits as (${limitsQuery(buyerIds)}), locked_wallets as (${wallets.toRaw()}), locked_offers as (${offers.toRaw()}),
+    return sql`with buyer_limits as (${limitsQuery(buyerIds)}), locked_wallets as (${wallets}), locked_offers as (${offers.toRaw()}),
       trade_ids as (select nextval(pg_get_serial_sequence(${sequence[0]}, ${sequence[1]}))::text as next_trade_id from generate_series(1, ${takes.length})),
-      active_wallets as (${activeWallets.toRaw()}), known_offers as (${knownOffers.toRaw()})
+      active_wallets as (${activeWallets}), known_offers as (${knownOffers.toRaw()})
       select t.next_trade_id, to_json(l) as limits, to_json(a) as active, k.offer_id::text as known_offer_id,
         ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
       from locked_offers o full join locked_wallets w on false full join trade_ids t on false full join buyer_limits l on false

@@ -24,7 +24,7 @@ describe("statement templates: built once per shape, filled in with each call's 
   });
 
   const lockStatement = (tx: EntityManager, { users, limit }: StatementValues) =>
-    sql`select w.user_id from (${walletsLockQuery(tx, [users], LockMode.PESSIMISTIC_PARTIAL_WRITE).toRaw()}) w where w.user_id in (${users}) or w.wallet_name = ${limit[0]}`;
+    sql`select w.user_id from (${walletsLockQuery([users], LockMode.PESSIMISTIC_PARTIAL_WRITE)}) w where w.user_id in (${users}) or w.wallet_name = ${limit[0]}`;
 
   it('gives the text the driver would have made from the values themselves, for every call of a shape', async () => {
     const templates = new StatementTemplates(orm.em.getPlatform());

@@ -119,6 +119,30 @@ describe('the trade desk: takes settled together, each with its own outcome', ()
     expect(offered.remaining).toBe('80.000000');
   });
 
+  it('two batches in flight on the same wallets and offers: every take settles, none is refused for a wallet the other batch held', async () => {
+    // a market of traders who sell and buy: each has an offer, and takes others' offers at random
+    const traders: Array<{ userId: string; offerId: string }> = [];
+    for (let i = 0; i < 16; i++) {
+      const trader = await signUp(api.app, `Trader ${i}`);
+      await fund(api.db, trader.walletAddress, '100.000000', '100000.00');
+      traders.push({ userId: trader.userId, offerId: await publish(trader, '100') });
+    }
+    const twoAtOnce = new TradeDesk(api.app.orm.em, { batchMax: 8, batchesInFlight: 2, queueTimeoutMs: 10_000 });
+    const before = await totals();
+    const outcomes: Array<Awaited<ReturnType<typeof outcome>>> = [];
+    for (let round = 0; round < 20; round++) {
+      const takes = Array.from({ length: 16 }, (_, i) => {
+        const seller = traders[(i + 1 + ((round * 7 + i * 3) % 15)) % 16];
+        return outcome(twoAtOnce.take(traders[i].userId, { offerId: seller.offerId, energyKwh: '0.1' }));
+      });
+      outcomes.push(...(await Promise.all(takes)));
+    }
+    expect(outcomes.filter(taken => !('trade' in taken))).toEqual([]);
+    expect(await totals()).toEqual(before);
+    const [offered] = await api.db.query('select sum(energy_kwh - remaining_kwh)::text as taken from market_offer');
+    expect(offered.taken).toBe('32.000000');
+  });
+
   /** Ends the session of the batch that waits on a lock (the seller's wallet, held by `own`); resolves once one was ended. */
   const terminateWaitingBatch = async () => {
     for (;;) {

@@ -140,6 +140,26 @@ describe('what a trade locks, and in how many statements', () => {
     expect(await tableCounts(api.db)).toEqual(before);
   });
 
+  it.each([
+    ['buyer', 'idrs_balance = idrs_balance + 1'],
+    ['seller', 'energy_balance = energy_balance + 1'],
+  ])("finds the %s's wallet that changed while it waited (the holder committed an update): the trade goes through", async (side, change) => {
+    const offerId = await publish(seller, '10');
+    const changed = side === 'buyer' ? buyer : seller;
+    await own.query('begin');
+    // as another batch would: the wallet and the offer
+    await own.query(`update wallet set ${change} where wallet_address = $1`, [changed.walletAddress]);
+    await own.query('update market_offer set remaining_kwh = remaining_kwh - 1 where offer_id = $1', [offerId]);
+    const trade = take(buyer, offerId, '1');
+    await untilSomeoneWaitsOnALock();
+    await own.query('commit');
+    const reply = await trade;
+    expect(reply.statusCode, reply.body).toBe(201);
+    const [wallet] = await api.db.query('select energy_balance, idrs_balance from wallet where wallet_address = $1', [changed.walletAddress]);
+    // the holder's change and the trade's, neither lost
+    expect(wallet).toEqual(side === 'buyer' ? { energy_balance: '1.000000', idrs_balance: '9901.00' } : { energy_balance: '50.000000', idrs_balance: '100.00' });
+  });
+
   it('sees a balance changed while it waited: no lost update, the buyer short of IDRS is refused (409)', async () => {
     const offerId = await publish(seller, '10');
     await own.query('begin');

@@ -21,6 +21,10 @@ import { createTestDatabase, createTestOrm, migrateTestDatabase } from '../test/
 const USERS = Number(process.env.BENCH_HTTP_USERS ?? 500);
 const DURATION = Number(process.env.BENCH_HTTP_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 20);
+// Each scenario's warm-up: long enough for the server's JIT to settle. The CPU a trade costs the
+// server fell for about 10 s after the first trades (from about 1.5 ms to 0.6 ms); the other
+// scenarios settle within 2 s. pgbench gets the same warm-up.
+const WARMUP = Number(process.env.BENCH_HTTP_WARMUP ?? 8);
 const TRADERS = Math.min(USERS, 100);
 const LOGIN_STORM = Number(process.env.BENCH_HTTP_LOGIN_STORM ?? 50);
 const INTERLEAVED_TURNS = 5;
@@ -33,7 +37,7 @@ const ADMIN_TOKEN = 'bench-admin-token-bench-admin-token-bench';
 const userId = (n: number) => `user_bench_${String(n).padStart(6, '0')}`;
 const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)];
 
-/** pgbench's tps on `url` (initialised at scale 10, a 2 s warm-up first), or the one line saying pgbench is not on PATH. */
+/** pgbench's tps on `url` (initialised at scale 10, the same warm-up first), or the one line saying pgbench is not on PATH. */
 async function pgbench(url: string): Promise<{ tps: number; transactions: number } | { missing: string }> {
   const run = promisify(execFile);
   try {
@@ -43,7 +47,7 @@ async function pgbench(url: string): Promise<{ tps: number; transactions: number
     throw error;
   }
   const clients = ['-c', String(CONNECTIONS), '-j', '2'];
-  await run('pgbench', [...clients, '-T', '2', url]); // warm-up, as autocannon's
+  await run('pgbench', [...clients, '-T', String(WARMUP), url]); // warm-up, as autocannon's
   const { stdout } = await run('pgbench', [...clients, '-T', String(DURATION), url]);
   const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
   const transactions = /number of transactions actually processed: (\d+)/.exec(stdout);
@@ -105,7 +109,7 @@ try {
   }
 
   const run = async (title: string, url: string, request: autocannon.Request, during?: () => Promise<unknown>) => {
-    await autocannon({ url, connections: CONNECTIONS, duration: 2, requests: [request] }); // warm-up
+    await autocannon({ url, connections: CONNECTIONS, duration: WARMUP, requests: [request] }); // warm-up
     const [result] = await Promise.all([autocannon({ url, connections: CONNECTIONS, duration: DURATION, requests: [request] }), during?.()]);
     const failed = result.non2xx + result.errors + result.timeouts;
     if (failed > 0) throw new Error(`${title}: ${failed} of ${result.requests.total} requests failed`);
@@ -193,7 +197,7 @@ try {
   const [conservation] = await db.query(`select sum(energy_balance)::text as energy, sum(idrs_balance)::text as idrs,
     (select count(*) from market_trade)::int as trades, (select count(*) from transaction_log)::int as logs from wallet`);
 
-  console.log(`enerlink bench:http: ${USERS} seeded users, ${CONNECTIONS} connections, ${DURATION} s per scenario after a 2 s warm-up`);
+  console.log(`enerlink bench:http: ${USERS} seeded users, ${CONNECTIONS} connections, ${DURATION} s per scenario after a ${WARMUP} s warm-up`);
   console.log(`${'scenario'.padEnd(36)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'req/s vs bare'.padStart(14)} ${'p99 vs bare'.padStart(12)}`);
   for (const row of [bare, uncached, cached, trades, admin, meAlone, meDuringStorm]) {
     console.log(

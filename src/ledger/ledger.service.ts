@@ -21,6 +21,12 @@ export type LogType =
 
 /** One movement on a user's account: signed `amount` (credit > 0, debit < 0) in `currency`. */
 export interface LogEntry {
+  /**
+   * The row's id, when the caller drew it from the log's sequence beforehand (a trade batch does,
+   * in its locking statement): the insert then needs no answer and can go with the next statement.
+   * Otherwise PostgreSQL assigns it and the insert returns it.
+   */
+  logId?: string;
   userId: string;
   type: LogType;
   amount: string;
@@ -31,6 +37,7 @@ export interface LogEntry {
 /** Adds a `transaction_log` row to `em`'s unit of work (written by its next flush). */
 export function recordMovement(em: EntityManager, entry: LogEntry): ITransactionLog {
   return em.create(TransactionLog, {
+    ...(entry.logId !== undefined && { logId: entry.logId }),
     user: em.getReference(User, entry.userId),
     transactionType: entry.type,
     amount: fixed(LOG_AMOUNT, new Decimal(entry.amount)),

@@ -10,6 +10,7 @@ import { limitExceeded, limitsQuery, toLimitsView, type LimitsRow, type LimitsVi
 import { User } from '../users/user.entity.ts';
 import { Wallet, type IWallet } from '../wallets/wallet.entity.ts';
 import { tradingWalletOf, tradingWalletsOf, usersArray, walletsLockQuery } from '../wallets/wallet.service.ts';
+import { TransactionLog } from '../ledger/transaction-log.entity.ts';
 import { MarketOffer, type IMarketOffer } from './market-offer.entity.ts';
 import { MarketTrade, type IMarketTrade } from './market-trade.entity.ts';
 import { isOpen, toOfferView } from './offer.service.ts';
@@ -71,6 +72,13 @@ export class RowsHeldError extends Error {
   override name = 'RowsHeldError';
 }
 
+/** The ids a take's rows will have (a refused take leaves them unused, as a rolled-back insert does). */
+interface TakeIds {
+  trade: string;
+  buyLog: string;
+  sellLog: string;
+}
+
 /** What `lockTakes` holds and reads for a batch of takes: their offers, the trading wallets of both sides, ids for their trades, the buyers' limits. */
 interface TakeLocks {
   /** Whether rows other transactions held were skipped, rather than waited for. */
@@ -82,7 +90,8 @@ interface TakeLocks {
   limits: Map<string, LimitsView | Error>;
   offers: Map<string, IMarketOffer>;
   wallets: Map<string, IWallet>;
-  tradeIds: string[];
+  /** Per take: its trade's id and its two ledger rows' ids, drawn from their sequences. */
+  ids: TakeIds[];
 }
 
 const templates = new WeakMap<object, StatementTemplates>();
@@ -148,11 +157,14 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
       .andWhere(raw('(select count(*) from locked_wallets) >= 0'))
       .orderBy({ offerId: 'asc' })
       .setLockMode(lockMode);
-    const sequence = [tx.getPlatform().quoteIdentifier(trades.tableName), trades.properties.tradeId.fieldNames[0]];
+    const logs = tx.getMetadata().get(TransactionLog);
+    const nextval = (table: string, column: string) => raw(`nextval(pg_get_serial_sequence(?, ?))::text`, [tx.getPlatform().quoteIdentifier(table), column]);
+    const nextTrade = nextval(trades.tableName, trades.properties.tradeId.fieldNames[0]);
+    const nextLog = nextval(logs.tableName, logs.properties.logId.fieldNames[0]);
     return sql`with buyer_limits as (${limitsQuery(buyerIds)}), locked_wallets as (${wallets}), locked_offers as (${offers.toRaw()}),
-      trade_ids as (select nextval(pg_get_serial_sequence(${sequence[0]}, ${sequence[1]}))::text as next_trade_id from generate_series(1, ${takes.length})),
+      trade_ids as (select ${nextTrade} as next_trade_id, ${nextLog} as buy_log_id, ${nextLog} as sell_log_id from generate_series(1, ${takes.length})),
       active_wallets as (${activeWallets}), known_offers as (${knownOffers.toRaw()})
-      select t.next_trade_id, to_json(l) as limits, to_json(a) as active, k.offer_id::text as known_offer_id,
+      select t.next_trade_id, t.buy_log_id, t.sell_log_id, to_json(l) as limits, to_json(a) as active, k.offer_id::text as known_offer_id,
         ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}
       from locked_offers o full join locked_wallets w on false full join trade_ids t on false full join buyer_limits l on false
         full join active_wallets a on false full join known_offers k on false`;
@@ -172,7 +184,9 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
     limits: new Map(limitRows.map(row => [row.user_id, toLimitsView(row)])),
     offers: new Map(offerRows.map(offer => [offer.offerId, offer])),
     wallets: tradingWalletsOf(walletRows),
-    tradeIds: rows.filter(row => row.next_trade_id != null).map(row => row.next_trade_id as string),
+    ids: rows
+      .filter(row => row.next_trade_id != null)
+      .map(row => ({ trade: row.next_trade_id as string, buyLog: row.buy_log_id as string, sellLog: row.sell_log_id as string })),
   };
 }
 
@@ -184,7 +198,8 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
  * and IDRS buyer -> seller, the offer's remaining energy goes down (FILLED at zero), and the trade
  * and one transaction_log row per side join the unit of work.
  */
-function settleTake(tx: EntityManager, { buyerUserId, request }: Take, locks: TakeLocks, tradeId: string): IMarketTrade {
+function settleTake(tx: EntityManager, { buyerUserId, request }: Take, locks: TakeLocks, ids: TakeIds): IMarketTrade {
+  const tradeId = ids.trade;
   const energy = positiveAmount(request.energyKwh, 'energyKwh');
   const limits = locks.limits.get(buyerUserId)!;
   if (limits instanceof Error) throw limits;
@@ -243,6 +258,7 @@ function settleTake(tx: EntityManager, { buyerUserId, request }: Take, locks: Ta
   });
   const terms = `${trade.tradedEnergyKwh} kWh at ${trade.priceIdrsPerKwh} IDRS/kWh`;
   recordMovement(tx, {
+    logId: ids.buyLog,
     userId: buyerUserId,
     type: 'TRADE_BUY',
     amount: total.negated().toFixed(IDRS.scale),
@@ -250,6 +266,7 @@ function settleTake(tx: EntityManager, { buyerUserId, request }: Take, locks: Ta
     description: `trade ${tradeId}: bought ${terms} from ${sellerUserId} (offer ${offer.offerId})`,
   });
   recordMovement(tx, {
+    logId: ids.sellLog,
     userId: sellerUserId,
     type: 'TRADE_SELL',
     amount: trade.totalIdrs,
@@ -291,7 +308,7 @@ export async function settleTakes(em: EntityManager, takes: Take[], { skipLocked
       const locks = await lockTakes(tx, takes, skipLocked);
       const outcomes = takes.map((take, index): IMarketTrade | Error => {
         try {
-          return settleTake(tx, take, locks, locks.tradeIds[index]);
+          return settleTake(tx, take, locks, locks.ids[index]);
         } catch (error) {
           return error as Error;
         }

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DefaultLogger, type LogContext } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createOrm } from '../../src/orm.ts';
 import { takeOffer } from '../../src/trading/trade.service.ts';
 import { expectProblem, fund, signUp, startApi, tableCounts, type Account, type Api } from '../api.ts';
@@ -83,7 +83,19 @@ describe('what a trade locks, and in how many statements', () => {
       orm = await createOrm(api.db.config, { loggerFactory: options => new StatementLog(options) });
       await orm.connect();
       StatementLog.statements = [];
-      await takeOffer(orm.em.fork(), buyer.userId, { offerId, energyKwh: '1' });
+      const sent = vi.spyOn(pg.Client.prototype, 'query'); // what the pool's client sends: one call a round trip
+      try {
+        await takeOffer(orm.em.fork(), buyer.userId, { offerId, energyKwh: '1' });
+        // begin with the locking statement; the inserts with the wallets' update (MikroORM's update
+        // of several rows returns their keys: an answer to wait for); the offer's update with commit
+        const roundTrips = sent.mock.calls.map(call => String((call[0] as { text?: string }).text ?? call[0]));
+        expect(roundTrips).toHaveLength(3);
+        expect(roundTrips[0]).toMatch(/^begin;\s*with buyer_limits/);
+        expect(roundTrips[1]).toMatch(/^insert into "transaction_log".*;\s*insert into "market_trade".*;\s*update "wallet" .* returning "wallet_address"$/s);
+        expect(roundTrips[2]).toMatch(/^update "market_offer" .*;\s*commit$/s);
+      } finally {
+        sent.mockRestore();
+      }
     } finally {
       await orm?.close();
     }

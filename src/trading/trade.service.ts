@@ -79,7 +79,7 @@ interface TakeIds {
   sellLog: string;
 }
 
-/** What `lockTakes` holds and reads for a batch of takes: their offers, the trading wallets of both sides, ids for their trades, the buyers' limits. */
+/** What `lockTakes` holds and reads for a batch of takes: their offers, the trading wallets of both sides, ids for their trades and ledger rows, the buyers' limits. */
 interface TakeLocks {
   /** Whether rows other transactions held were skipped, rather than waited for. */
   skipLocked: boolean;
@@ -125,26 +125,27 @@ function columnsOf(row: Record<string, unknown>, alias: string): Record<string, 
  * Reads the buyers' limits (`limitsQuery`: nothing locks limits) and locks what a batch of takes
  * writes, in one statement (one round trip): the active wallets of the buyers and of the offers'
  * sellers (`walletsLockQuery`: in address order, as every writer of wallets), then the offers'
- * rows (in id order), and draws one trade id per take from the trade sequence (so the ledger rows
- * can name their trade in the same flush; a refused take leaves a gap, as any rolled-back
- * insert). The offers are locked after the wallets: their condition reads the locked wallets, and
+ * rows (in id order), and draws per take one trade id and two ledger row ids from their
+ * sequences (so the ledger rows can name their trade, and the inserts need no answer: they wait
+ * for the next statement; a refused take leaves gaps, as any rolled-back insert). The offers are locked after the wallets: their condition reads the locked wallets, and
  * PostgreSQL evaluates such a condition (a one-time filter) before it reads, let alone locks, an
  * offer. Every writer takes wallets before offers, so no two transactions wait on each other in a
  * cycle. With `skipLocked`, rows another transaction holds are skipped (SKIP LOCKED) rather than
  * waited for; the statement also counts each user's active wallets, so that a user some of whose
  * wallets were skipped is known (their trading wallet may be among them), and reads which offers
  * exist (a skipped offer is not a missing one). Each row holds an
- * offer, a wallet, a trade id (`full join ... on false`), a buyer's limits or a user's count of
+ * offer, a wallet, a take's ids (`full join ... on false`), a buyer's limits or a user's count of
  * active wallets (as JSON: integers, booleans and text); the entities come back managed by `tx`'s
  * unit of work, like those of `em.find`. An offer that does not exist (or was skipped) is missing
- * from `offers`. The statement is built by the query builder once per shape (how many takes,
- * buyers and offers, and the lock mode) and filled in with each batch's ids (StatementTemplates).
+ * from `offers`. The statement is built by the query builder once per shape (how many buyers
+ * and offers, and the lock mode) and filled in with each batch's ids and size (StatementTemplates).
  */
 async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean): Promise<TakeLocks> {
   const offerIds = [...new Set(takes.map(take => take.request.offerId))];
   const buyerIds = [...new Set(takes.map(take => take.buyerUserId))];
   const lockMode = skipLocked ? LockMode.PESSIMISTIC_PARTIAL_WRITE : LockMode.PESSIMISTIC_WRITE;
-  const statement = templatesOf(tx).fill(`lockTakes:${lockMode}:${takes.length}`, { buyerIds, offerIds }, ({ buyerIds, offerIds }) => {
+  const size = [String(takes.length)];
+  const statement = templatesOf(tx).fill(`lockTakes:${lockMode}`, { buyerIds, offerIds, size }, ({ buyerIds, offerIds, size }) => {
     const trades = tx.getMetadata().get(MarketTrade);
     const sellers = () => tx.createQueryBuilder(MarketOffer, 'seller_of').select('seller').where({ offerId: { $in: offerIds } });
     const wallets = walletsLockQuery([buyerIds, sellers()], lockMode);
@@ -162,7 +163,7 @@ async function lockTakes(tx: EntityManager, takes: Take[], skipLocked: boolean):
     const nextTrade = nextval(trades.tableName, trades.properties.tradeId.fieldNames[0]);
     const nextLog = nextval(logs.tableName, logs.properties.logId.fieldNames[0]);
     return sql`with buyer_limits as (${limitsQuery(buyerIds)}), locked_wallets as (${wallets}), locked_offers as (${offers.toRaw()}),
-      trade_ids as (select ${nextTrade} as next_trade_id, ${nextLog} as buy_log_id, ${nextLog} as sell_log_id from generate_series(1, ${takes.length})),
+      trade_ids as (select ${nextTrade} as next_trade_id, ${nextLog} as buy_log_id, ${nextLog} as sell_log_id from generate_series(1, ${size[0]}::int)),
       active_wallets as (${activeWallets}), known_offers as (${knownOffers.toRaw()})
       select t.next_trade_id, t.buy_log_id, t.sell_log_id, to_json(l) as limits, to_json(a) as active, k.offer_id::text as known_offer_id,
         ${raw(columnsAs(tx, MarketOffer, 'o'))}, ${raw(columnsAs(tx, Wallet, 'w'))}

@@ -55,9 +55,10 @@ export async function findOwnWallet(em: EntityManager, userId: string, walletAdd
  * for is rechecked against the same array. Other forms were worse: an OR of an `IN` list and an
  * `IN` subquery cannot use the index (it read every wallet, 145 ms at 200,000 wallets for 5
  * rows); a semi-join with a `UNION ALL` of the sets can, but under two batches in flight it
- * dropped wallets from its result now and then (the take was refused NO_ACTIVE_WALLET). Values
- * stay parameters of the statement (the query builder would write them into its text, where a
- * `?` in an id is then taken for a placeholder).
+ * dropped wallets from its result now and then (the take was refused NO_ACTIVE_WALLET). Written
+ * with `sql`, whose values are formatted once, with the whole statement: the query builder
+ * formats a raw condition's values into its own text, which is formatted again later, and a `?`
+ * in an id is then read as a placeholder.
  */
 export function usersArray(userSets: Array<string[] | QueryBuilder<any>>): RawQueryFragment {
   const arrays = userSets.map(users => (Array.isArray(users) ? sql`array[${users}]::text[]` : sql`array(${users.toRaw()})::text[]`));

@@ -55,6 +55,10 @@ describe("statement templates: built once per shape, filled in with each call's 
     expect(() => templates.fill('joined', { users: ['a', 'b'] }, ({ users }) => raw('select ?', [users.join(',')]))).toThrow(
       /uses no users:0.*cannot be filled in|inside another/,
     );
+    // glued after a quote inside a longer literal: it looks like a literal of its own once formatted ('O''<stand-in>')
+    expect(() => templates.fill('glued', { users: ['a'] }, ({ users }) => raw('select ? as v', [`O'${users[0]}`]))).toThrow(
+      'uses users:0 inside another value: it cannot be filled in',
+    );
     // a value left out: the text would not change with it
     expect(() => templates.fill('unused', { users: ['a', 'b'] }, ({ users }) => raw('select ?', [users[0]]))).toThrow('uses no users:1: it cannot be filled in');
   });

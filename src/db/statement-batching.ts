@@ -16,13 +16,19 @@ export function withHeldWrites<T>(work: () => Promise<T>): Promise<T> {
 // What can wait for the next statement: the start of a transaction, and a write that returns no rows.
 const HOLDABLE = /^\s*(begin|insert|update|delete)\b/i;
 const RETURNING = /\breturning\b/i;
+// An update that returns only the key it picks its rows by (`... where "k" in (...) returning "k"`):
+// MikroORM's update of several rows asks their keys back, which tells the caller nothing it needs
+// (it maps returned columns onto the entities: the key is already theirs). The list may hold
+// quoted literals, parentheses inside them included.
+const KEY_ONLY_RETURNING = /^\s*update\b[\s\S]*\swhere\s+("[^"]+")\s+in\s+\((?:[^()']|'(?:[^']|'')*')*\)\s+returning\s+\1\s*$/i;
 
 /**
  * The pool's `pg.Client`, which can hold statements back. Inside `withHeldWrites`, a `begin`, and
- * within the transaction it began an `insert`/`update`/`delete` without `returning`, sent as text
- * without parameters (the ORM inlines its values), is not sent at once: it is answered at once (as
- * a statement that returned no rows and reports no row count, so only for writes whose count
- * nobody reads: the ORM's flush of entities without a version property) and prefixed to the next
+ * within the transaction it began an `insert`/`update`/`delete` without `returning` (or an update
+ * returning only the key it picks its rows by, see KEY_ONLY_RETURNING), sent as text without
+ * parameters (the ORM inlines its values), is not sent at once: it is answered at once (as a
+ * statement that returned no rows and reports no row count, so only for writes whose count and
+ * rows nobody reads: the ORM's flush of entities without a version property) and prefixed to the next
  * statement of the connection, which goes as one simple query of several statements (PostgreSQL
  * runs them in order and stops at the first error; the client's read timeout grows with their
  * number). So a held write's error surfaces on the next statement, inside the same transaction,
@@ -57,7 +63,7 @@ export class BatchingClient extends pg.Client {
       return held.then(() => super.query(config, values));
     }
     if (/^\s*begin\b/i.test(text)) this.#inTransaction = true;
-    if (holdingWrites.getStore() && HOLDABLE.test(text) && !RETURNING.test(text) && this.#inTransaction) {
+    if (holdingWrites.getStore() && HOLDABLE.test(text) && (!RETURNING.test(text) || KEY_ONLY_RETURNING.test(text)) && this.#inTransaction) {
       this.#held.push(text);
       return Promise.resolve({ command: 'HELD', rowCount: null, rows: [], fields: [] });
     }

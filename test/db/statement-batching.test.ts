@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BatchingClient, withHeldWrites } from '../../src/db/statement-batching.ts';
 import { createTestDatabase, type TestDatabase } from '../helper.ts';
 
@@ -91,6 +91,35 @@ describe('held writes: what needs no answer goes with the next statement that do
       client.release();
     }
     expect([await value(1), await value(2)]).toEqual([6, 4]);
+  });
+
+  it('holds an update that returns only the key it picks its rows by (nothing the caller needs), and no other returning', async () => {
+    const client = await pool.connect();
+    const sent: string[] = [];
+    const query = pg.Client.prototype.query;
+    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      sent.push(String((args[0] as { text?: string }).text ?? args[0]));
+      return (query as (...a: unknown[]) => unknown).apply(this, args) as never;
+    });
+    try {
+      await withHeldWrites(async () => {
+        await client.query('begin');
+        // MikroORM's shape: a case per row, the keys in an in-list
+        const held = await client.query(`update "item" set "value" = case when ("id" = 1) then 5 when ("id" = 2) then 6 else "value" end where "id" in ('1', '2') returning "id"`);
+        expect(held.rows).toEqual([]); // held: nothing comes back
+        const other = await client.query(`update "item" set "value" = 7 where "id" in (1) returning "value"`);
+        expect(other.rows).toEqual([{ value: 7 }]); // returns something else than the key: sent, answered
+        const byOther = await client.query(`update "item" set "value" = 8 where "value" in (6) returning "id"`);
+        expect(byOther.rows).toEqual([{ id: 2 }]); // returns a key, but picks rows by another column: sent
+        await client.query('commit');
+      });
+    } finally {
+      spy.mockRestore();
+      client.release();
+    }
+    expect(sent).toHaveLength(3); // the held update went with the next statement
+    expect(sent[0]).toMatch(/^begin;\s*update "item" set "value" = case .* returning "id";\s*update "item" set "value" = 7/s);
+    expect([await value(1), await value(2)]).toEqual([7, 8]);
   });
 
   it('holds no write outside a transaction, and sends what is held before a statement with parameters', async () => {

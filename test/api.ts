@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { expect } from 'vitest';
+import { afterEach, beforeEach, expect } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import type { AppConfig } from '../src/config.ts';
 import { SIGNATURE_HEADER, signBody, TIMESTAMP_HEADER } from '../src/http/signed-request.ts';
@@ -25,6 +25,24 @@ export async function startApi(label: string, settings: Partial<AppConfig> = {})
       await db.drop();
     },
   };
+}
+
+/**
+ * A PostgreSQL session of the test's own, to hold rows and locks as another writer would: opened
+ * before each test of the enclosing describe (on `db()`, read then) and rolled back and released
+ * after it, whatever the test left open.
+ */
+export function ownSessionPerTest(db: () => TestDatabase): { query: (text: string, values?: unknown[]) => Promise<unknown> } {
+  let session: Awaited<ReturnType<TestDatabase['connect']>> | undefined;
+  beforeEach(async () => {
+    session = await db().connect();
+  });
+  afterEach(async () => {
+    await session?.query('rollback').catch(() => {});
+    session?.release();
+    session = undefined;
+  });
+  return { query: (text, values) => session!.query(text, values) };
 }
 
 /** A registered, logged-in user. */

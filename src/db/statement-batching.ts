@@ -19,8 +19,9 @@ const RETURNING = /\breturning\b/i;
 // An update that returns only the key it picks its rows by (`... where "k" in (...) returning "k"`):
 // MikroORM's update of several rows asks their keys back, which tells the caller nothing it needs
 // (it maps returned columns onto the entities: the key is already theirs). The list may hold
-// quoted literals, parentheses inside them included.
-const KEY_ONLY_RETURNING = /^\s*update\b[\s\S]*\swhere\s+("[^"]+")\s+in\s+\((?:[^()']|'(?:[^']|'')*')*\)\s+returning\s+\1\s*$/i;
+// quoted literals, parentheses inside them included; a literal ends at a quote not followed by
+// another (so `'a''b'` reads one way only, and a statement that does not match fails fast).
+const KEY_ONLY_RETURNING = /^\s*update\b[\s\S]*\swhere\s+("[^"]+")\s+in\s+\((?:[^()']|'(?:[^']|'')*'(?!'))*\)\s+returning\s+\1\s*$/i;
 
 /**
  * The pool's `pg.Client`, which can hold statements back. Inside `withHeldWrites`, a `begin`, and

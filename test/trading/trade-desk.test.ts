@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TradeDesk } from '../../src/trading/trade-desk.ts';
 import type { TradeView } from '../../src/trading/trade.service.ts';
-import { expectProblem, fund, signUp, startApi, tableCounts, type Account, type Api } from '../api.ts';
+import { expectProblem, fund, ownSessionPerTest, signUp, startApi, tableCounts, type Account, type Api } from '../api.ts';
 
 const inHours = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString();
 
@@ -20,7 +19,7 @@ describe('the trade desk: takes settled together, each with its own outcome', ()
   let other: Account;
   let buyers: Account[];
   let desk: TradeDesk;
-  let own: pg.PoolClient;
+  const own = ownSessionPerTest(() => api.db);
 
   const publish = async (account: Account, energyKwh: string, priceIdrsPerKwh = '100') => {
     const reply = await api.app.inject({ method: 'POST', url: '/offers', headers: account.headers, payload: { energyKwh, priceIdrsPerKwh, expiresAt: inHours(2) } });
@@ -43,11 +42,6 @@ describe('the trade desk: takes settled together, each with its own outcome', ()
     await api.db.query('truncate market_trade, market_offer, transaction_log, user_limit');
     for (const account of [seller, other]) await fund(api.db, account.walletAddress, '100.000000', '0.00');
     for (const buyer of buyers) await fund(api.db, buyer.walletAddress, '0', '1000.00');
-    own = await api.db.connect();
-  });
-  afterEach(async () => {
-    await own.query('rollback').catch(() => {});
-    own.release();
   });
   afterAll(async () => {
     await api.close();

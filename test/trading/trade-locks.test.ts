@@ -2,10 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DefaultLogger, type LogContext } from '@mikro-orm/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createOrm } from '../../src/orm.ts';
 import { takeOffer } from '../../src/trading/trade.service.ts';
-import { expectProblem, fund, signUp, startApi, tableCounts, type Account, type Api } from '../api.ts';
+import { expectProblem, fund, ownSessionPerTest, signUp, startApi, tableCounts, type Account, type Api } from '../api.ts';
 
 const inHours = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOString();
 
@@ -21,7 +21,7 @@ describe('what a trade locks, and in how many statements', () => {
   let api: Api;
   let buyer: Account;
   let seller: Account;
-  let own: pg.PoolClient;
+  const own = ownSessionPerTest(() => api.db);
 
   const take = (account: Account, offerId: string, energyKwh: string) =>
     api.app.inject({ method: 'POST', url: '/trades', headers: account.headers, payload: { offerId, energyKwh } });
@@ -66,11 +66,6 @@ describe('what a trade locks, and in how many statements', () => {
     await api.db.query('update wallet set is_active = true');
     await fund(api.db, buyer.walletAddress, '0', '10000.00');
     await fund(api.db, seller.walletAddress, '50.000000', '0.00');
-    own = await api.db.connect();
-  });
-  afterEach(async () => {
-    await own.query('rollback').catch(() => {});
-    own.release();
   });
   afterAll(async () => {
     await api.close();

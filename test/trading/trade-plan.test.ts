@@ -26,7 +26,7 @@ describe("a trade batch's locking statement on a large market", () => {
     await db.query(`insert into market_offer (seller_user_id, energy_kwh, remaining_kwh, price_idrs_per_kwh, status, expires_at)
       select 'user_plan_' || g, 100, 100, 1500, 'OPEN', now() + interval '1 day' from generate_series(1, ${USERS}, 100) g`);
     await db.query('analyze');
-    orm = await createOrm();
+    orm = await recordingOrm();
   });
   afterAll(async () => {
     await orm?.close();
@@ -34,7 +34,7 @@ describe("a trade batch's locking statement on a large market", () => {
   });
 
   // the service's ORM, recording what it sends
-  async function createOrm() {
+  async function recordingOrm() {
     const recording = await createTestOrm(db);
     const onQuery = recording.config.get('onQuery');
     recording.config.set('onQuery', (sql: string, params: readonly unknown[]) => {

@@ -13,7 +13,7 @@ import { MIGRATIONS_TABLE, migratorOf } from '../src/schema/enerlink-migrator.ts
 import { readSchemaFingerprint, type SchemaFingerprint } from '../src/schema/schema-fingerprint.ts';
 
 /** The customer's contract: the schema of the deployed prosumer-era databases. */
-export const LEGACY_SCHEMA_SQL = readFileSync(new URL('../../shared/legacy-schema.sql', import.meta.url), 'utf8');
+export const LEGACY_SCHEMA_SQL = readFileSync(new URL('./fixtures/customer/legacy-schema.sql', import.meta.url), 'utf8');
 
 const baseConfig = loadConfig({ ...process.env, NODE_ENV: 'test' });
 

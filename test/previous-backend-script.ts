@@ -4,7 +4,7 @@ import type { TestDatabase } from './helper.ts';
 
 // The previous backend's rename guide, run exactly as written: its SQL is read from the
 // customer's document, not copied into the tests.
-const GUIDE = readFileSync(new URL('../../shared/seeds/001_5148a0cd158536a5.txt', import.meta.url), 'utf8');
+const GUIDE = readFileSync(new URL('./fixtures/customer/previous-backend-guide.txt', import.meta.url), 'utf8');
 
 function sqlBlocks(text: string): string[] {
   return [...text.matchAll(/```sql\n([\s\S]*?)```/g)].map(match => match[1]);

@@ -3,9 +3,10 @@ import fp from 'fastify-plugin';
 import fastifyJwt from '@fastify/jwt';
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import { entityDependency } from '../cache/cache.ts';
+import type { EntryKind } from '../cache/local-tier.ts';
 import type { AppConfig } from '../config.ts';
 import { TokenRevokedError, UnauthorizedError } from '../errors.ts';
-import type { TokenStanding } from '../plugins/reads.ts';
+import type { TokenOwner, TokenStanding } from '../plugins/reads.ts';
 
 /** The claims of an enerlink access token: the subject is the userId, also given as `userId`. */
 export interface AccessTokenClaims {
@@ -72,12 +73,14 @@ const BEARER = /^Bearer [^ ]+$/i;
 interface BearerCheck {
   claims: AccessTokenClaims;
   revocationKey: string;
+  /** What its standing is read by: its user, its revocation key and the legacy one. */
+  owner: TokenOwner;
   standing: TokenStanding;
 }
 
 /**
  * Access tokens: signing (HS256, `JWT_SECRET`) and the `authenticate` hook. Whether the token is
- * revoked or its user gone is asked of PostgreSQL, in one indexed query (`app.reads.tokenStanding`),
+ * revoked or its user gone is asked of PostgreSQL, in one indexed query (`app.reads.tokenStandings`),
  * never of Redis: no Redis outage, snapshot or restart can bring a revoked token or a deleted
  * user back. The answer, with the verified claims, is kept in the in-process tier keyed by the
  * token's exact text, for at most CACHE_LOCAL_TTL_MS from the moment PostgreSQL gave it; a
@@ -119,10 +122,10 @@ export default fp<{ config: AppConfig }>(
       if (typeof claims.sub !== 'string' || claims.sub === '') throw new UnauthorizedError('The token names no user');
       if (typeof claims.jti !== 'string' || claims.jti === '') throw new UnauthorizedError('The token has no id (jti)');
       const key = revocationKey(claims.jti);
-      const standing = await app.reads.tokenStanding(claims.sub, [key, legacyTokenHash(token)]);
-      return { claims, revocationKey: key, standing };
+      const owner = { userId: claims.sub, revocationKeys: [key, legacyTokenHash(token)] };
+      const [standing] = await app.reads.tokenStandings([owner]);
+      return { claims, revocationKey: key, owner, standing };
     };
-    const dependencies = ({ claims, revocationKey }: BearerCheck) => [entityDependency('user', claims.sub), entityDependency('revocation', revocationKey)];
 
     // the caller is `bearer`'s, unless its standing says otherwise
     const admit = (request: FastifyRequest, bearer: BearerCheck) => {
@@ -134,8 +137,20 @@ export default fp<{ config: AppConfig }>(
     };
     // a kept check is only as good as the token's lifetime: once expired, the full check says why
     const expired = (bearer: BearerCheck) => bearer.claims.exp !== undefined && bearer.claims.exp * 1000 <= Date.now();
+    // kept checks: dropped when their user or revocation changes; those in use read again from
+    // PostgreSQL before their bound, all in one query (claims need no second look: the key is
+    // the token's text, and its expiry is checked on every request)
+    const bearers: EntryKind<BearerCheck> = {
+      dependsOn: ({ claims, revocationKey }) => [entityDependency('user', claims.sub), entityDependency('revocation', revocationKey)],
+      async reload(held) {
+        const live = held.map(({ value }) => (expired(value) ? undefined : value));
+        const standings = await app.reads.tokenStandings(live.filter(bearer => bearer !== undefined).map(bearer => bearer.owner));
+        let next = 0;
+        return live.map(bearer => bearer && { ...bearer, standing: standings[next++] });
+      },
+    };
     const authenticateFully = async (request: FastifyRequest, token: string) => {
-      let bearer = await app.cache.remember(`bearer:${token}`, () => checkBearer(request, token), dependencies);
+      let bearer = await app.cache.remember(`bearer:${token}`, () => checkBearer(request, token), bearers);
       if (expired(bearer)) bearer = await checkBearer(request, token);
       admit(request, bearer);
     };

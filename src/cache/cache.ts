@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { purgeKeys } from './cache-purge.ts';
 import type { CachedEntity } from './cached-entities.ts';
-import { LocalTier } from './local-tier.ts';
+import { LocalTier, type EntryKind } from './local-tier.ts';
 import { ReaderLatency } from './reader-latency.ts';
 
 /** Invalidations remembered while Redis is unreachable; beyond that the whole generation is purged instead. */
@@ -46,6 +46,8 @@ export class Cache {
   /** Invalidations Redis could not take, as `<entity>:<id>`, delivered when it is back. */
   readonly #undelivered = new Map<string, { entity: CachedEntity; id: string }>();
   #undeliveredOverflow = false;
+  /** The in-process tier's entries of `getOrLoad`: read again from Redis, all in one MGET. */
+  readonly #shared: EntryKind<unknown> = { reload: held => this.#reloadShared(held.map(({ key }) => key)) };
 
   constructor({ redis, prefix, ttlSeconds, local }: CacheOptions) {
     this.redis = redis;
@@ -76,10 +78,11 @@ export class Cache {
 
   /**
    * An in-process-only read (never stored in Redis): `load()`'s result kept in the tier within its
-   * bound, evicted when an entity it `dependsOn` changes. While the cache is not active, always `load()`.
+   * bound, evicted when an entity it `kind.dependsOn` changes, read again in bulk by `kind.reload`
+   * before its bound when it is read often (see LocalTier). While the cache is not active, always `load()`.
    */
-  remember<T>(key: string, load: () => Promise<T>, dependsOn: (value: T) => readonly string[]): Promise<T> {
-    return this.active ? this.local.getOrLoad(key, load, dependsOn) : load();
+  remember<T>(key: string, load: () => Promise<T>, kind: EntryKind<T>): Promise<T> {
+    return this.active ? this.local.getOrLoad(key, load, kind) : load();
   }
 
   /** `remember`'s value of `key` if the cache is active and the tier holds a fresh one; `undefined` otherwise (then call `remember`). */
@@ -97,9 +100,9 @@ export class Cache {
     this.local.evict(entityDependency(entity, id));
   }
 
-  /** The key of an entity's entry. */
+  /** The key of an entity's entry: its generation's prefix, then its name in the in-process tier. */
   key(entity: CachedEntity, id: string, generation = this.#generation): string {
-    return `${this.prefix}:${generation}:${entity}:${id}`;
+    return `${this.generationPrefix(String(generation))}${entityDependency(entity, id)}`;
   }
 
   /** SCAN MATCH pattern of every key of the namespace. */
@@ -125,7 +128,24 @@ export class Cache {
    */
   getOrLoad<T>(entity: CachedEntity, id: string, load: () => Promise<T>): Promise<T> {
     if (!this.local.enabled || !this.active) return this.#getOrLoadShared(entity, id, load);
-    return this.local.getOrLoad(entityDependency(entity, id), () => this.#getOrLoadShared(entity, id, load));
+    return this.local.getOrLoad(entityDependency(entity, id), () => this.#getOrLoadShared(entity, id, load), this.#shared as EntryKind<T>);
+  }
+
+  /**
+   * Redis's entries of the tier's `keys` (`<entity>:<id>`, see entityDependency), in one MGET:
+   * the in-process tier's reload ahead. `undefined` for an entry Redis does not have (the tier's
+   * copy then expires and the next read loads it) and for all of them when the cache is not
+   * active or its generation changed meanwhile.
+   */
+  async #reloadShared(keys: readonly string[]): Promise<unknown[]> {
+    const generation = this.active ? this.#generation : undefined;
+    if (generation === undefined) return [];
+    const prefix = this.generationPrefix(generation);
+    const asked = performance.now();
+    const cached = await this.redis.mget(keys.map(key => prefix + key));
+    this.readers.record(performance.now() - asked);
+    if (this.#generation !== generation) return [];
+    return cached.map(value => (value == null ? undefined : JSON.parse(value)));
   }
 
   async #getOrLoadShared<T>(entity: CachedEntity, id: string, load: () => Promise<T>): Promise<T> {

@@ -8,11 +8,17 @@ import { toUserProfile, type UserProfile } from '../users/user-profile.ts';
 /** What PostgreSQL says of a bearer token: usable, revoked, or naming a user that is gone. */
 export type TokenStanding = 'valid' | 'revoked' | 'no-user';
 
+/** What a token's standing is read by: its user, and the keys `token_blacklist` holds it by once revoked. */
+export interface TokenOwner {
+  userId: string;
+  revocationKeys: readonly string[];
+}
+
 /**
- * The hot reads: one per authenticated request (`tokenStanding`) and `GET /users/:userId`.
+ * The hot reads: one per authenticated request (`tokenStandings`) and `GET /users/:userId`.
  * Profiles are served through the cache (`app.cache`: the in-process tier, then Redis), which
  * forgets an entry when its entity changes and falls back to PostgreSQL when Redis is down.
- * `tokenStanding` is never stored in Redis: a revocation or a deletion that Redis missed (Redis
+ * `tokenStandings` is never stored in Redis: a revocation or a deletion that Redis missed (Redis
  * down, restored from a snapshot, the instance that saw it restarted) would otherwise let the
  * token back in. Only the in-process tier keeps its answer, within its bound (see authenticate).
  */
@@ -20,8 +26,11 @@ export interface Reads {
   findUser(userId: string): Promise<UserProfile | null>;
   /** What `findUser` would give at once, if the in-process tier holds it (see `Cache.peekLocal`); `undefined`: call `findUser`. */
   heldUser(userId: string): UserProfile | null | undefined;
-  /** Whether a token of `userId` is revoked (any of `revocationKeys` in `token_blacklist`) or its user gone. */
-  tokenStanding(userId: string, revocationKeys: string[]): Promise<TokenStanding>;
+  /**
+   * Of each token, whether it is revoked (any of its `revocationKeys` in `token_blacklist`) or
+   * its user gone, in the order given: one query for all of them.
+   */
+  tokenStandings(tokens: ReadonlyArray<TokenOwner>): Promise<TokenStanding[]>;
 }
 
 declare module 'fastify' {
@@ -35,23 +44,31 @@ export function databaseReads(orm: MikroORM): Reads {
   const users = orm.getMetadata(User);
   const blacklist = orm.getMetadata(TokenBlacklist);
   const connection = orm.em.getConnection();
-  // Runs on every authenticated request: a named (prepared) statement on the ORM's own pg pool,
-  // planned once per connection, on the primary key of "user" and the unique index of token_blacklist.
-  const standingSql = (keys: number) => ({
-    name: `enerlink-token-standing-${keys}`,
-    text: `select exists(select 1 from "${users.tableName}" where ${users.properties.userId.fieldNames[0]} = $1) as user_exists,
-      exists(select 1 from "${blacklist.tableName}" where ${blacklist.properties.tokenHash.fieldNames[0]} in (${Array.from({ length: keys }, (_, n) => `$${n + 2}`).join(', ')})) as revoked`,
-  });
+  // Runs for every token the in-process tier does not hold, and for those it reloads: a named
+  // (prepared) statement on the ORM's own pg pool, planned once per connection, on the primary
+  // key of "user" and the unique index of token_blacklist, whatever the number of tokens.
+  const [userId, tokenHash] = [users.properties.userId.fieldNames[0], blacklist.properties.tokenHash.fieldNames[0]];
+  const standingsSql = {
+    name: 'enerlink-token-standings',
+    text: `select array(select ${userId} from "${users.tableName}" where ${userId} = any($1::text[])) as users,
+      array(select ${tokenHash} from "${blacklist.tableName}" where ${tokenHash} = any($2::text[])) as revoked`,
+  };
   return {
     async findUser(userId) {
       const user = await orm.em.fork().findOne(User, { userId });
       return user && toUserProfile(user);
     },
     heldUser: () => undefined,
-    async tokenStanding(userId, revocationKeys) {
+    async tokenStandings(tokens) {
+      if (tokens.length === 0) return [];
       const pool = await connection.getNativeClient();
-      const { rows } = await pool.query<{ user_exists: boolean; revoked: boolean }>({ ...standingSql(revocationKeys.length), values: [userId, ...revocationKeys] });
-      return rows[0].revoked ? 'revoked' : rows[0].user_exists ? 'valid' : 'no-user';
+      const { rows } = await pool.query<{ users: string[]; revoked: string[] }>({
+        ...standingsSql,
+        values: [tokens.map(token => token.userId), tokens.flatMap(token => token.revocationKeys)],
+      });
+      const users = new Set(rows[0].users);
+      const revoked = new Set(rows[0].revoked);
+      return tokens.map(token => (token.revocationKeys.some(key => revoked.has(key)) ? 'revoked' : users.has(token.userId) ? 'valid' : 'no-user'));
     },
   };
 }
@@ -61,7 +78,7 @@ export function cachedReads(database: Reads, cache: FastifyInstance['cache']): R
   return {
     findUser: userId => cache.getOrLoad('user', userId, () => database.findUser(userId)),
     heldUser: userId => cache.peekLocal<UserProfile | null>('user', userId),
-    tokenStanding: (userId, revocationKeys) => database.tokenStanding(userId, revocationKeys),
+    tokenStandings: tokens => database.tokenStandings(tokens),
   };
 }
 

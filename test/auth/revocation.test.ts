@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { revocationKey } from '../../src/auth/auth.plugin.ts';
+import { legacyTokenHash, revocationKey } from '../../src/auth/auth.plugin.ts';
 import type { AppConfig } from '../../src/config.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { expectProblem, signUp } from '../api.ts';
@@ -65,6 +65,23 @@ describe('revocation', () => {
       account.userId,
     ]);
     expectProblem(await app.inject({ url: '/users/me', headers: account.headers }), 401, 'TOKEN_REVOKED');
+  });
+
+  it('reads the standing of many tokens in one query, in the order asked: valid, revoked by either key, user gone', async () => {
+    const [valid, revokedNew, revokedLegacy] = [await signUp(app, 'Standing A'), await signUp(app, 'Standing B'), await signUp(app, 'Standing C')];
+    await db.query(`insert into token_blacklist (token_hash, user_id, reason, expires_at) values (?, ?, 'LOGOUT', now() + interval '1 hour'), (?, ?, 'LOGOUT', now() + interval '1 hour')`, [
+      revocationKey(claimsOf(revokedNew.token).jti),
+      revokedNew.userId,
+      legacyTokenHash(revokedLegacy.token),
+      revokedLegacy.userId,
+    ]);
+    const owner = (account: { token: string; userId: string }, userId = account.userId) => ({
+      userId,
+      revocationKeys: [revocationKey(claimsOf(account.token).jti), legacyTokenHash(account.token)],
+    });
+    const asked = [owner(revokedLegacy), owner(valid, 'user_that_never_was'), owner(valid), owner(revokedNew), owner(valid)];
+    expect(await app.reads.tokenStandings(asked)).toEqual(['revoked', 'no-user', 'valid', 'revoked', 'valid']);
+    expect(await app.reads.tokenStandings([])).toEqual([]);
   });
 
   it('a token used (and any answer cached), then Redis away with a snapshot, logout, restart, Redis back: still revoked', async () => {

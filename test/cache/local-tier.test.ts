@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { revocationKey } from '../../src/auth/auth.plugin.ts';
 import { recordDataChange } from '../../src/cache/cache-outbox.ts';
-import { LocalTier } from '../../src/cache/local-tier.ts';
+import { LocalTier, type EntryKind } from '../../src/cache/local-tier.ts';
 import type { AppConfig } from '../../src/config.ts';
 import { migratorOf } from '../../src/schema/enerlink-migrator.ts';
 import { User } from '../../src/users/user.entity.ts';
@@ -252,6 +252,99 @@ describe('the in-process tier when notifications never come: the bound holds', (
   });
 });
 
+describe('the in-process tier under steady traffic: entries in use are read again in bulk before their bound', () => {
+  let f: Awaited<ReturnType<typeof fleet>>;
+  let one: FastifyInstance;
+  let two: FastifyInstance;
+
+  beforeAll(async () => {
+    f = await fleet('local_tier_reload');
+    one = await f.instance(SHORT_BOUND_MS);
+    two = await f.instance(SHORT_BOUND_MS);
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  /** Reads `/users/me` of every account and each other's profile on `app` until `until()`, a round every 10 ms. */
+  async function traffic(app: FastifyInstance, accounts: Account[], until: () => Promise<boolean>): Promise<void> {
+    for (;;) {
+      const replies = await Promise.all(accounts.flatMap(account => [
+        app.inject({ url: '/users/me', headers: account.headers }),
+        app.inject({ url: `/users/${accounts[0].userId}`, headers: account.headers }),
+      ]));
+      if (await until()) return;
+      for (const reply of replies) expect(reply.statusCode, reply.body).toBe(200);
+      await sleep(10);
+    }
+  }
+
+  it('token checks are read again from PostgreSQL in one query, so a revocation in SQL is refused within the bound without a full check', async () => {
+    const accounts = [await signUp(one, 'Steady A'), await signUp(one, 'Steady B'), await signUp(one, 'Steady C')];
+    const standings: number[] = [];
+    const tokenStandings = two.reads.tokenStandings;
+    two.reads.tokenStandings = tokens => {
+      standings.push(tokens.length);
+      return tokenStandings(tokens);
+    };
+    try {
+      // three bounds of traffic: every check is read again at least twice
+      const started = Date.now();
+      await traffic(two, accounts, async () => Date.now() - started > 3 * SHORT_BOUND_MS);
+      // one full check per token (a query of one), then the reloads: all three tokens in one query
+      expect(standings.filter(count => count === 1)).toHaveLength(3);
+      expect(standings.filter(count => count === 3).length).toBeGreaterThanOrEqual(2);
+
+      const [revoked] = accounts;
+      await f.db.query(`insert into token_blacklist (token_hash, user_id, reason, expires_at) values (?, ?, 'LOGOUT', now() + interval '1 hour')`, [
+        revocationKey(jtiOf(revoked.token)),
+        revoked.userId,
+      ]);
+      const revokedAt = Date.now();
+      // the revoked token stays in use meanwhile, as do the others: its check is reloaded, not dropped
+      await traffic(two, accounts.slice(1), async () => {
+        const reply = await two.inject({ url: '/users/me', headers: revoked.headers });
+        if (reply.statusCode !== 200) expectProblem(reply, 401, 'TOKEN_REVOKED');
+        return Date.now() - revokedAt > SHORT_BOUND_MS;
+      });
+      expectProblem(await two.inject({ url: '/users/me', headers: revoked.headers }), 401, 'TOKEN_REVOKED');
+      expect(standings.filter(count => count === 1)).toHaveLength(3);
+    } finally {
+      two.reads.tokenStandings = tokenStandings;
+    }
+  });
+
+  it('profiles are read again from Redis in one MGET: a change Redis holds is seen within the bound, one Redis dropped is read from PostgreSQL', async () => {
+    const reader = await signUp(one, 'Steady Reader');
+    const subject = await signUp(one, 'Steady Subject');
+    const mgets: number[] = [];
+    const mget = two.redis.mget.bind(two.redis);
+    two.redis.mget = ((...keys: string[]) => {
+      mgets.push(keys.flat().length);
+      return mget(...keys);
+    }) as typeof two.redis.mget;
+    try {
+      const started = Date.now();
+      await traffic(two, [subject, reader], async () => Date.now() - started > 3 * SHORT_BOUND_MS);
+      expect(mgets.length).toBeGreaterThanOrEqual(2); // the subject's profile, read again from Redis
+      // Redis given a new value behind everyone's back (as another instance's cache-aside would)
+      const key = two.cache.key('user', subject.userId);
+      await two.redis.set(key, JSON.stringify({ ...JSON.parse((await two.redis.get(key))!), name: 'Steady, in Redis' }), 'KEEPTTL');
+      const seenAfterTheBound = async (name: string) => {
+        const changedAt = Date.now();
+        await traffic(two, [subject, reader], async () => Date.now() - changedAt > SHORT_BOUND_MS);
+        expect(await nameSeenBy(two, reader, subject.userId)).toBe(name);
+      };
+      await seenAfterTheBound('Steady, in Redis');
+      // renamed in SQL and Redis's entry deleted: the reload finds nothing, the entry expires, PostgreSQL answers
+      await renameUnannounced(f, two, subject.userId, 'Steady, in SQL');
+      await seenAfterTheBound('Steady, in SQL');
+    } finally {
+      two.redis.mget = mget;
+    }
+  });
+});
+
 describe('the in-process tier and Redis: a lost Redis empties it, and it is bypassed until Redis is back', () => {
   let f: Awaited<ReturnType<typeof fleet>>;
   let app: FastifyInstance;
@@ -372,5 +465,111 @@ describe('LocalTier.peek, the synchronous read of a hit', () => {
     const off = new LocalTier({ ttlMs: 0, maxEntries: 10 });
     await off.getOrLoad('user:c', async () => 'C');
     expect(off.peek('user:c')).toBeUndefined();
+  });
+});
+
+describe('LocalTier loads under way when entities are evicted', () => {
+  it('a load is not kept when an entity it depends on was evicted meanwhile, or the tier cleared; evictions of others do not matter', async () => {
+    const tier = new LocalTier({ ttlMs: LONG_BOUND_MS, maxEntries: 10 });
+    const bearerLike: EntryKind<string> = { dependsOn: () => ['user:x', 'revocation:k'] };
+    const loadDuring = async (key: string, during: () => void) => {
+      let open!: (value: string) => void;
+      const loading = tier.getOrLoad(key, () => new Promise<string>(resolve => (open = resolve)), bearerLike);
+      during();
+      open(`${key} loaded`);
+      await loading;
+      return tier.peek(key);
+    };
+    expect(await loadDuring('bearer:1', () => tier.evict('revocation:k'))).toBeUndefined();
+    expect(await loadDuring('bearer:2', () => tier.evict('user:x'))).toBeUndefined();
+    expect(await loadDuring('bearer:3', () => tier.evict('bearer:3'))).toBeUndefined();
+    expect(await loadDuring('bearer:4', () => tier.clear())).toBeUndefined();
+    expect(await loadDuring('bearer:5', () => ['wallet:1', 'user:y', 'revocation:other'].forEach(other => tier.evict(other)))).toBe('bearer:5 loaded');
+    // and its own dependencies evict it once held
+    tier.evict('user:x');
+    expect(tier.peek('bearer:5')).toBeUndefined();
+  });
+});
+
+describe('LocalTier reload ahead', () => {
+  /** A kind whose reload gives `<key> v<version>`, recording the keys of each bulk read. */
+  function versioned() {
+    const state = { version: 1, batches: [] as string[][], loads: 0, gate: Promise.resolve() as Promise<unknown>, fail: false, drop: new Set<string>() };
+    const kind: EntryKind<string> = {
+      async reload(held) {
+        state.batches.push(held.map(({ key }) => key));
+        await state.gate;
+        if (state.fail) throw new Error('source unreachable');
+        return held.map(({ key }) => (state.drop.has(key) ? undefined : `${key} v${state.version}`));
+      },
+    };
+    const read = (tier: LocalTier, key: string) =>
+      tier.getOrLoad(key, async () => {
+        state.loads++;
+        return `${key} v0`;
+      }, kind);
+    return { state, read };
+  }
+  const BOUND = 1000;
+
+  it('entries read after three quarters of their bound are read again together, and served past their first bound; others expire', async () => {
+    const tier = new LocalTier({ ttlMs: BOUND, maxEntries: 10 });
+    const { state, read } = versioned();
+    const loaded = performance.now();
+    for (const key of ['a', 'b', 'c']) await read(tier, key);
+    // a and b stay in use, c is never read again (a peek is a read: it would be reloaded too)
+    await vi.waitFor(async () => {
+      for (const key of ['a', 'b']) await read(tier, key);
+      expect(state.batches.length).toBeGreaterThan(0);
+    }, { timeout: 5 * BOUND, interval: 20 });
+    expect(state.batches[0]).toEqual(['a', 'b']);
+    await sleep(BOUND - (performance.now() - loaded));
+    // the bound of the values read first has passed: c is gone, a and b are served as reloaded
+    expect(tier.peek('a')).toBe('a v1');
+    expect(tier.peek('b')).toBe('b v1');
+    expect(state.loads).toBe(3);
+  });
+
+  it('a reload under way when another entity is evicted is kept; a failed one, or a value the source no longer has, expires', async () => {
+    const tier = new LocalTier({ ttlMs: BOUND, maxEntries: 10 });
+    const { state, read } = versioned();
+    const untilReloading = async (keys: string[]) => {
+      const before = state.batches.length;
+      await vi.waitFor(async () => {
+        for (const key of keys) await read(tier, key);
+        expect(state.batches.length).toBeGreaterThan(before);
+      }, { timeout: 5 * BOUND, interval: 20 });
+    };
+    const expiresUnreloaded = async (key: string) => {
+      const loads = state.loads;
+      await vi.waitFor(() => expect(tier.peek(key)).toBeUndefined(), { timeout: 5 * BOUND, interval: 20 });
+      expect(await read(tier, key)).toBe(`${key} v0`);
+      expect(state.loads).toBe(loads + 1);
+    };
+
+    // an eviction of something else while the reload is under way (a wallet changed by a trade)
+    await read(tier, 'a');
+    let open!: () => void;
+    state.gate = new Promise<void>(resolve => (open = resolve));
+    await untilReloading(['a']);
+    tier.evict('wallet:0xsomeone-else');
+    open();
+    await vi.waitFor(() => expect(tier.peek('a')).toBe('a v1'), WAIT);
+
+    // the source failing: the entries are left to their bound
+    state.gate = Promise.resolve();
+    state.fail = true;
+    await read(tier, 'b');
+    await untilReloading(['b']);
+    await expiresUnreloaded('b');
+
+    // the source no longer has one of them: that one expires, the other is replaced
+    state.fail = false;
+    state.drop.add('c');
+    await read(tier, 'c');
+    await read(tier, 'd');
+    await untilReloading(['c', 'd']);
+    await expiresUnreloaded('c');
+    expect(tier.peek('d')).toBe('d v1');
   });
 });

@@ -29,6 +29,10 @@ const TRADERS = Math.min(USERS, 100);
 const LOGIN_STORM = Number(process.env.BENCH_HTTP_LOGIN_STORM ?? 50);
 const INTERLEAVED_TURNS = 5;
 const INTERLEAVED_SECONDS = 2;
+// unmeasured, before each turn's measured seconds: a server idle during the other's turn starts
+// cold (the in-process tier's entries expire after CACHE_LOCAL_TTL_MS), and a turn should
+// measure steady traffic, as the table's scenarios do after their warm-up
+const INTERLEAVED_WARMUP_SECONDS = 1;
 // the cost new accounts get by default (BCRYPT_ROUNDS): what a wrong guess costs the server
 const PASSWORD_COST = 10;
 const PASSWORD = 'bench password';
@@ -127,12 +131,14 @@ try {
   };
   const uncached = await run('GET /users/:userId (uncached)', `http://127.0.0.1:${uncachedPorts.app}`, userRead);
   const cached = await run('GET /users/:userId (cached)', appUrl, userRead);
-  // The same ratio, measured in alternation: bare and cached in turns of INTERLEAVED_SECONDS, so
+  // The same ratio, measured in alternation: bare and cached in turns of INTERLEAVED_SECONDS
+  // (each after INTERLEAVED_WARMUP_SECONDS unmeasured), so
   // that a change in what else loads the machine weighs on both sides alike (the scenarios
   // above run one after the other, tens of seconds apart).
   const interleaved: Array<{ bare: number; cached: number }> = [];
   for (let turn = 0; turn < INTERLEAVED_TURNS; turn++) {
     const slice = async (url: string, request: autocannon.Request) => {
+      await autocannon({ url, connections: CONNECTIONS, duration: INTERLEAVED_WARMUP_SECONDS, requests: [request] });
       const result = await autocannon({ url, connections: CONNECTIONS, duration: INTERLEAVED_SECONDS, requests: [request] });
       if (result.non2xx + result.errors + result.timeouts > 0) throw new Error(`interleaved ${url}: requests failed`);
       return result.requests.average;

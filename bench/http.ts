@@ -212,7 +212,7 @@ try {
     );
   }
   console.log(
-    `GET /users/:userId cached / bare, interleaved (${INTERLEAVED_TURNS} turns of ${INTERLEAVED_SECONDS} s each): median ` +
+    `GET /users/:userId cached / bare, interleaved (${INTERLEAVED_TURNS} turns of ${INTERLEAVED_SECONDS} s each after ${INTERLEAVED_WARMUP_SECONDS} s unmeasured): median ` +
       `${interleavedRatios[Math.floor(INTERLEAVED_TURNS / 2)].toFixed(3)} (${interleavedRatios[0].toFixed(3)} to ${interleavedRatios.at(-1)!.toFixed(3)}); ` +
       `bare ${interleaved.map(turn => turn.bare.toFixed(0)).join(' ')}, cached ${interleaved.map(turn => turn.cached.toFixed(0)).join(' ')} req/s`,
   );

@@ -37,6 +37,8 @@ export interface EntryKind<T> {
 const RELOAD_AFTER = 0.75;
 /** The reads of a kind waiting to be read again are gathered for this fraction of the bound, then sent together. */
 const RELOAD_GATHER = 0.05;
+/** Most entries in one bulk read (more are split into several, sent at once): no MGET long enough to hold up Redis's other clients. */
+const RELOAD_BATCH_MAX = 1000;
 
 /** A kind's entries waiting for their reload, by key. */
 interface PendingReloads {
@@ -191,12 +193,7 @@ export class LocalTier {
     return entry.value;
   }
 
-  /**
-   * Reads the queued entries of `kind` again in one bulk read and replaces those still held by
-   * their fresh values, unless what one depends on was evicted meanwhile or the tier cleared (as
-   * for `getOrLoad`). What is not replaced (a failed read, a value the source no longer has)
-   * expires at its bound.
-   */
+  /** Reads the queued entries of `kind` that are still held again, in bulk reads of at most RELOAD_BATCH_MAX. */
   async #reload(kind: EntryKind<unknown>): Promise<void> {
     const pending = this.#pending.get(kind)!;
     pending.timer = undefined;
@@ -204,7 +201,17 @@ export class LocalTier {
     // entries evicted, replaced or expired since they were queued are not read again
     const held = [...pending.entries].filter(([key, entry]) => entries.peek(key) === entry);
     pending.entries.clear();
-    if (held.length === 0) return;
+    const batches = [];
+    for (let start = 0; start < held.length; start += RELOAD_BATCH_MAX) batches.push(held.slice(start, start + RELOAD_BATCH_MAX));
+    await Promise.all(batches.map(batch => this.#reloadBatch(entries, kind, batch)));
+  }
+
+  /**
+   * One bulk read of `held`: replaces each entry still held by its fresh value, unless what it
+   * depends on was evicted meanwhile or the tier cleared (as for `getOrLoad`). What is not
+   * replaced (a failed read, a value the source no longer has) expires at its bound.
+   */
+  async #reloadBatch(entries: LRUCache<string, Entry>, kind: EntryKind<unknown>, held: Array<[string, Entry]>): Promise<void> {
     const epoch = this.#epoch;
     const started = performance.now();
     let values: ReadonlyArray<unknown>;

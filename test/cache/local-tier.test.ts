@@ -530,6 +530,19 @@ describe('LocalTier reload ahead', () => {
     expect(state.loads).toBe(3);
   });
 
+  it('splits a large reload into bulk reads of at most 1,000 entries', async () => {
+    const tier = new LocalTier({ ttlMs: BOUND, maxEntries: 5000 });
+    const { state, read } = versioned();
+    const keys = Array.from({ length: 2500 }, (_, n) => `k${n}`);
+    for (const key of keys) await read(tier, key);
+    await vi.waitFor(async () => {
+      for (const key of keys) await read(tier, key);
+      expect(state.batches.flat()).toHaveLength(2500);
+    }, { timeout: 5 * BOUND, interval: 20 });
+    expect(state.batches.map(batch => batch.length)).toEqual([1000, 1000, 500]);
+    await vi.waitFor(() => expect(keys.every(key => tier.peek(key) === `${key} v1`)).toBe(true), WAIT);
+  });
+
   it('a reload under way when another entity is evicted is kept; a failed one, or a value the source no longer has, expires', async () => {
     const tier = new LocalTier({ ttlMs: BOUND, maxEntries: 10 });
     const { state, read } = versioned();

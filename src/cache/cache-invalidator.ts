@@ -128,8 +128,13 @@ export class CacheInvalidator {
     if (redis.status === 'ready') await this.#recover();
   }
 
-  /** Unsubscribes from everything and stops a purge in progress (the outbox keeps it). */
+  /**
+   * Unsubscribes from everything and stops a purge in progress (the outbox keeps it). The cache
+   * is not used from here on: nothing keeps it true any more (this also empties the in-process
+   * tier and cancels its reloads, which would otherwise read PostgreSQL after it closed).
+   */
   async stop(): Promise<void> {
+    this.#cache.useGeneration(undefined);
     this.#closing.abort();
     this.#bus.off('schema.committing', this.#onSchemaCommitting);
     this.#bus.off('schema.changed', this.#onSchemaChanged);

@@ -168,14 +168,18 @@ export class LocalTier {
     if (keys) for (const key of [...keys]) this.#entries.delete(key);
   }
 
-  /** Drops every entry. */
+  /** Drops every entry, and every reload waiting to be sent (what is under way will not be stored). */
   clear(): void {
     if (this.#entries === undefined) return;
     this.#clearedAt = ++this.#epoch;
     this.#loads.clear();
     this.#entries.clear();
     this.#dependents.clear();
-    for (const pending of this.#pending.values()) pending.entries.clear();
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.timer = undefined;
+      pending.entries.clear();
+    }
   }
 
   /** `entry`'s value, for `key`; queues it for its kind's reload when it is past RELOAD_AFTER of its bound. */
@@ -231,6 +235,8 @@ export class LocalTier {
   #store(entries: LRUCache<string, Entry>, key: string, value: unknown, kind: EntryKind<unknown> | undefined, since: number, started: number): void {
     const dependsOn = kind?.dependsOn ? [key, ...kind.dependsOn(value)] : [key];
     if (this.#clearedAt > since || dependsOn.some(dependency => (this.#evicted.get(dependency) ?? this.#evictedBefore.get(dependency) ?? 0) > since)) return;
+    // a load that finishes after a later one (or a reload) of the same key does not replace its newer value
+    if ((entries.peek(key)?.started ?? -Infinity) > started) return;
     if (typeof value === 'object' && value !== null) Object.freeze(value);
     // `start`: the bound counts from before the load, so the time the load took is part of it
     entries.set(key, { value, dependsOn, started, kind, queued: false }, { start: started });

@@ -489,6 +489,17 @@ describe('LocalTier loads under way when entities are evicted', () => {
     tier.evict('user:x');
     expect(tier.peek('bearer:5')).toBeUndefined();
   });
+
+  it('a load that finishes after a later one of the same key does not replace the newer value', async () => {
+    const tier = new LocalTier({ ttlMs: LONG_BOUND_MS, maxEntries: 10 });
+    let finishOlder!: (value: string) => void;
+    const older = tier.getOrLoad('user:a', () => new Promise<string>(resolve => (finishOlder = resolve)));
+    tier.evict('wallet:1'); // readers from now on start a load of their own
+    expect(await tier.getOrLoad('user:a', async () => 'newer')).toBe('newer');
+    finishOlder('older');
+    expect(await older).toBe('older');
+    expect(tier.peek('user:a')).toBe('newer');
+  });
 });
 
 describe('LocalTier reload ahead', () => {
@@ -528,6 +539,19 @@ describe('LocalTier reload ahead', () => {
     expect(tier.peek('a')).toBe('a v1');
     expect(tier.peek('b')).toBe('b v1');
     expect(state.loads).toBe(3);
+  });
+
+  it('a clear (the app closing, Redis lost) cancels the reloads waiting to be sent', async () => {
+    const bound = 2 * BOUND; // room for a slow machine between the read at 4/5 of it and its end
+    const tier = new LocalTier({ ttlMs: bound, maxEntries: 10 });
+    const { state, read } = versioned();
+    const loaded = performance.now();
+    await read(tier, 'a');
+    await sleep(bound * 0.8 - (performance.now() - loaded));
+    expect(tier.peek('a')).toBe('a v0'); // queued: its reload would be sent bound / 20 from now
+    tier.clear();
+    await sleep(bound / 5);
+    expect(state.batches).toEqual([]);
   });
 
   it('splits a large reload into bulk reads of at most 1,000 entries', async () => {
